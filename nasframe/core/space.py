@@ -1,0 +1,97 @@
+"""The search-space contract.
+
+A space knows how to sample, perturb, check, identify and featurise its
+architectures, and how to turn one into a trainable ``torch.nn.Module``.
+Searchers only ever talk to a space through this interface, which is what lets
+one searcher run on every space.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Sequence, TypeVar
+
+import numpy as np
+
+from nasframe.core.architecture import Architecture, InvalidArchitecture
+
+if TYPE_CHECKING:  # heavy imports only for type checkers
+    import torch
+    from torch_geometric.data import Batch
+
+A = TypeVar("A", bound=Architecture)
+
+
+class SearchSpace(ABC, Generic[A]):
+    """Base class of all search spaces.
+
+    Plug-in points for a new space: ``sample``, ``mutate``, ``neighbors``,
+    ``validate``, ``encode``, ``to_graph``, ``build_model`` and the JSON pair.
+    """
+
+    name: ClassVar[str]
+    #: encoding kinds accepted by :meth:`encode`, the first is the default
+    encodings: ClassVar[tuple[str, ...]]
+
+    @abstractmethod
+    def sample(self, rng: np.random.Generator, n: int) -> list[A]:
+        """``n`` architectures drawn from the space's sampling distribution."""
+
+    @abstractmethod
+    def mutate(self, arch: A, rng: np.random.Generator) -> A:
+        """A random valid architecture one edit away, never equal to ``arch``."""
+
+    @abstractmethod
+    def neighbors(self, arch: A) -> list[A]:
+        """Every distinct valid architecture one edit away (deduplicated)."""
+
+    @abstractmethod
+    def validate(self, spec: Any) -> A:
+        """Return ``spec`` as an architecture of this space.
+
+        Accepts an instance or any native form the space documents; raises
+        :class:`InvalidArchitecture` naming the violated rule otherwise.
+        """
+
+    @abstractmethod
+    def encode(self, archs: Sequence[A], kind: str | None = None) -> np.ndarray:
+        """Fixed-length float32 feature matrix, one row per architecture."""
+
+    @abstractmethod
+    def to_graph(self, archs: Sequence[A]) -> "Batch":
+        """A torch-geometric batch with one graph per architecture."""
+
+    @abstractmethod
+    def build_model(self, arch: A, **config: Any) -> "torch.nn.Module":
+        """A trainable network for ``arch``; ``config`` sets channels, depth, classes."""
+
+    @abstractmethod
+    def from_json(self, data: dict[str, Any]) -> A:
+        """Inverse of ``Architecture.to_json``; validates."""
+
+    def to_json(self, arch: A) -> dict[str, Any]:
+        return arch.to_json()
+
+    def canonical_hash(self, arch: A) -> str:
+        """The identity used to deduplicate and to look results up."""
+        return arch.canonical_key()
+
+    def canonical_hashes(self, archs: Sequence[A]) -> list[str]:
+        """Batched :meth:`canonical_hash`; spaces override it when vectorisable."""
+        return [self.canonical_hash(a) for a in archs]
+
+    def size(self) -> int | None:
+        """Number of distinct architectures, or ``None`` where it is not known exactly."""
+        return None
+
+    def _check_encoding(self, kind: str | None) -> str:
+        kind = kind or self.encodings[0]
+        if kind not in self.encodings:
+            raise ValueError(
+                f"unknown encoding {kind!r} for space {self.name!r}; "
+                f"choose one of {', '.join(self.encodings)}"
+            )
+        return kind
+
+
+__all__ = ["SearchSpace", "InvalidArchitecture", "Architecture"]
