@@ -1,0 +1,214 @@
+"""The NAS-Bench-101 search space."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Sequence
+
+import numpy as np
+
+from nasframe.core import InvalidArchitecture, SearchSpace
+from search_spaces.graph import DAG, dags_to_batch
+from search_spaces.nb101.cell import INPUT, MAX_VERTICES, OPS, OUTPUT, NB101Cell
+
+if TYPE_CHECKING:
+    import torch
+    from torch_geometric.data import Batch
+
+NUM_CELLS = 423_624
+#: graph node types: input, the three ops, output
+NODE_TYPES = (INPUT, *OPS, OUTPUT)
+_OP_SPOTS = MAX_VERTICES - 2
+_UPPER = np.triu_indices(MAX_VERTICES, k=1)
+#: every op sequence of length 0..5 is one path feature: sum of 3**k = 364
+_PATH_OFFSETS = np.cumsum([0] + [len(OPS) ** k for k in range(_OP_SPOTS + 1)])
+
+
+def padded(cell: NB101Cell) -> tuple[np.ndarray, list[str | None]]:
+    """The cell as a 7-vertex matrix, missing vertices isolated just before the output.
+
+    Fixed-size views are what encodings and mutation need: a mutation can then
+    grow a small cell by connecting a padding vertex. Padding ops are ``None``.
+    """
+    n = cell.num_vertices
+    matrix = np.zeros((MAX_VERTICES, MAX_VERTICES), dtype=np.int8)
+    source = cell.adjacency()
+    index = list(range(n - 1)) + [MAX_VERTICES - 1]
+    matrix[np.ix_(index, index)] = source
+    ops: list[str | None] = list(cell.ops[:-1]) + [None] * (MAX_VERTICES - n) + [OUTPUT]
+    return matrix, ops
+
+
+def _try_cell(matrix: np.ndarray, ops: Sequence[str]) -> NB101Cell | None:
+    try:
+        return NB101Cell(tuple(map(tuple, matrix)), tuple(ops))
+    except InvalidArchitecture:
+        return None
+
+
+def _paths(cell: NB101Cell) -> list[tuple[int, ...]]:
+    """Op-label sequences of every input->output path (BANANAS path encoding)."""
+    matrix = cell.adjacency()
+    labels = cell.labels
+    n = cell.num_vertices
+    paths_to: list[list[tuple[int, ...]]] = [[] for _ in range(n)]
+    paths_to[0] = [()]
+    for v in range(1, n):
+        step = () if v == n - 1 else (labels[v],)
+        paths_to[v] = [p + step for u in range(v) if matrix[u, v] for p in paths_to[u]]
+    return paths_to[n - 1]
+
+
+class NB101Space(SearchSpace[NB101Cell]):
+    """NAS-Bench-101 cells: at most 7 vertices, 9 edges, 3 operations.
+
+    ``sampling="spec"`` draws like NAS-Bench-101's own ``random_spec``: a
+    uniform random upper-triangular matrix and ops, rejected until valid. It is
+    what published NB101 baselines (random search, evolution) use, and it is
+    *not* uniform over the 423,624 unique cells, since larger isomorphism
+    classes are hit more often. ``sampling="uniform"`` draws uniformly from the
+    enumerated cells instead (it loads or builds the on-disk index once).
+    """
+
+    name = "nb101"
+    encodings = ("adjacency", "path")
+
+    def __init__(self, sampling: str = "spec") -> None:
+        if sampling not in ("spec", "uniform"):
+            raise ValueError(f"sampling must be 'spec' or 'uniform', got {sampling!r}")
+        self.sampling = sampling
+
+    def __repr__(self) -> str:
+        return f"NB101Space(sampling={self.sampling!r})"
+
+    def size(self) -> int:
+        return NUM_CELLS
+
+    # -- sampling and local moves ---------------------------------------
+
+    def sample(self, rng: np.random.Generator, n: int) -> list[NB101Cell]:
+        if self.sampling == "uniform":
+            from search_spaces.nb101.enumeration import load_index
+
+            index = load_index()
+            return index.cells(rng.integers(0, len(index), size=n))
+        cells: list[NB101Cell] = []
+        while len(cells) < n:
+            matrix = np.zeros((MAX_VERTICES, MAX_VERTICES), dtype=np.int8)
+            matrix[_UPPER] = rng.integers(0, 2, size=len(_UPPER[0]))
+            ops = [INPUT] + [OPS[i] for i in rng.integers(0, len(OPS), size=_OP_SPOTS)] + [OUTPUT]
+            cell = _try_cell(matrix, ops)
+            if cell is not None:
+                cells.append(cell)
+        return cells
+
+    def mutate(self, arch: NB101Cell, rng: np.random.Generator) -> NB101Cell:
+        """NB101's evolution mutation: each edge flips with p=1/7, each op changes with p=1/5.
+
+        Applied to the padded 7-vertex form (padding ops drawn at random), so a
+        mutation can also grow the cell. Retried until valid and different.
+        """
+        base_matrix, base_ops = padded(arch)
+        while True:
+            matrix = base_matrix.copy()
+            flips = rng.random(len(_UPPER[0])) < 1.0 / MAX_VERTICES
+            matrix[_UPPER] ^= flips.astype(np.int8)
+            ops = [op if op is not None else OPS[rng.integers(len(OPS))] for op in base_ops]
+            for v in range(1, MAX_VERTICES - 1):
+                if rng.random() < 1.0 / _OP_SPOTS:
+                    ops[v] = [o for o in OPS if o != ops[v]][rng.integers(len(OPS) - 1)]
+            child = _try_cell(matrix, ops)
+            if child is not None and child != arch:
+                return child
+
+    def neighbors(self, arch: NB101Cell) -> list[NB101Cell]:
+        """All valid cells one op change or one edge flip away, deduplicated."""
+        matrix = arch.adjacency()
+        ops = list(arch.ops)
+        candidates = []
+        for v in range(1, arch.num_vertices - 1):
+            for op in OPS:
+                if op != ops[v]:
+                    candidates.append(_try_cell(matrix, ops[:v] + [op] + ops[v + 1 :]))
+        for src, dst in zip(*np.triu_indices(arch.num_vertices, k=1)):
+            flipped = matrix.copy()
+            flipped[src, dst] ^= 1
+            candidates.append(_try_cell(flipped, ops))
+        unique = {c.canonical_key(): c for c in candidates if c is not None}
+        unique.pop(arch.canonical_key(), None)
+        return list(unique.values())
+
+    # -- identity and conversion ----------------------------------------
+
+    def validate(self, spec: Any) -> NB101Cell:
+        """Accepts a cell, ``{"matrix", "ops"}`` (names), ``{"adjacency", "operations"}``
+        (official integer codes) or a ``(matrix, ops)`` pair."""
+        if isinstance(spec, NB101Cell):
+            return spec
+        if isinstance(spec, dict):
+            if "adjacency" in spec and "operations" in spec:
+                return NB101Cell.from_codes(spec["adjacency"], spec["operations"])
+            if "matrix" in spec and "ops" in spec:
+                return NB101Cell(tuple(map(tuple, spec["matrix"])), tuple(spec["ops"]))
+            raise InvalidArchitecture(
+                "nb101", "a spec dict needs 'matrix' and 'ops' (or 'adjacency' and 'operations')",
+                f"got keys {sorted(spec)}",
+            )
+        if isinstance(spec, (tuple, list)) and len(spec) == 2:
+            matrix, ops = spec
+            return NB101Cell(tuple(map(tuple, matrix)), tuple(ops))
+        raise InvalidArchitecture("nb101", "unrecognised spec form", type(spec).__name__)
+
+    def from_json(self, data: dict[str, Any]) -> NB101Cell:
+        if data.get("space", "nb101") != "nb101":
+            raise InvalidArchitecture("nb101", "JSON belongs to another space", str(data.get("space")))
+        return self.validate({k: v for k, v in data.items() if k != "space"})
+
+    def canonical_hashes(self, archs: Sequence[NB101Cell]) -> list[str]:
+        """Official hashes of many cells with one vectorised pass (cached per cell)."""
+        from search_spaces.nb101.fast_hash import batch_hash
+
+        missing = [a for a in archs if "_hash" not in a.__dict__]
+        if missing:
+            hashes = batch_hash([a.adjacency() for a in missing], [a.labels for a in missing])
+            for cell, h in zip(missing, hashes):
+                cell.__dict__["_hash"] = h  # fills the cell's cached_property
+        return [a.canonical_key() for a in archs]
+
+    # -- features ---------------------------------------------------------
+
+    def encode(self, archs: Sequence[NB101Cell], kind: str | None = None) -> np.ndarray:
+        """``adjacency``: 21 upper-triangle bits of the padded matrix + 5x3 op one-hots (36).
+        ``path``: BANANAS path encoding, one indicator per op sequence of an
+        input->output path (364 features)."""
+        kind = self._check_encoding(kind)
+        if kind == "adjacency":
+            out = np.zeros((len(archs), len(_UPPER[0]) + _OP_SPOTS * len(OPS)), dtype=np.float32)
+            for row, cell in enumerate(archs):
+                matrix, ops = padded(cell)
+                out[row, : len(_UPPER[0])] = matrix[_UPPER]
+                for v, op in enumerate(ops[1:-1]):
+                    if op is not None:
+                        out[row, len(_UPPER[0]) + v * len(OPS) + OPS.index(op)] = 1.0
+            return out
+        out = np.zeros((len(archs), int(_PATH_OFFSETS[-1])), dtype=np.float32)
+        for row, cell in enumerate(archs):
+            for path in _paths(cell):
+                code = 0
+                for label in path:
+                    code = code * len(OPS) + label
+                out[row, _PATH_OFFSETS[len(path)] + code] = 1.0
+        return out
+
+    def dag(self, arch: NB101Cell) -> DAG:
+        types = tuple(NODE_TYPES.index(op) for op in arch.ops)
+        edges = tuple((int(s), int(d)) for s, d in zip(*np.nonzero(arch.adjacency())))
+        return DAG(types, edges)
+
+    def to_graph(self, archs: Sequence[NB101Cell]) -> "Batch":
+        return dags_to_batch([self.dag(a) for a in archs], len(NODE_TYPES))
+
+    def build_model(self, arch: NB101Cell, **config: Any) -> "torch.nn.Module":
+        """The official NB101 network; see :func:`search_spaces.nb101.model.build_nb101_model`."""
+        from search_spaces.nb101.model import build_nb101_model
+
+        return build_nb101_model(arch, **config)

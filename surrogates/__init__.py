@@ -1,0 +1,1 @@
+"""Performance surrogates: tree models, GNNs, graph embeddings, ensembles, metrics."""

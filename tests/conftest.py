@@ -1,0 +1,33 @@
+"""Shared fixtures.
+
+Real evaluation data lives outside the repository, in ``../shared/data``
+(or wherever ``NASFRAME_SHARED_DATA`` points); tests that need it skip with a
+reason when it is absent instead of failing or silently passing.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+SHARED_DATA = Path(
+    os.environ.get("NASFRAME_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
+)
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """Path of the real-data kit; skips the test when it is not present."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real data kit absent: {SHARED_DATA} (set NASFRAME_SHARED_DATA)")
+    return SHARED_DATA
+
+
+def shared_file(relative: str) -> Path:
+    """One file of the data kit, skipping the calling test when it is missing."""
+    path = SHARED_DATA / relative
+    if not path.is_file():
+        pytest.skip(f"real data file absent: {path}")
+    return path
