@@ -80,6 +80,10 @@ class SearchSpace(ABC, Generic[A]):
         """Batched :meth:`canonical_hash`; spaces override it when vectorisable."""
         return [self.canonical_hash(a) for a in archs]
 
+    def config(self) -> dict[str, Any]:
+        """Constructor arguments that recreate this space (stored in model cards)."""
+        return {}
+
     def size(self) -> int | None:
         """Number of distinct architectures, or ``None`` where it is not known exactly."""
         return None

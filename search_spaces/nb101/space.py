@@ -80,6 +80,9 @@ class NB101Space(SearchSpace[NB101Cell]):
     def __repr__(self) -> str:
         return f"NB101Space(sampling={self.sampling!r})"
 
+    def config(self) -> dict[str, Any]:
+        return {"sampling": self.sampling}
+
     def size(self) -> int:
         return NUM_CELLS
 

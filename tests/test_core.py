@@ -1,0 +1,95 @@
+"""Core vocabulary: registry, import weight, searcher state, CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import nasframe as nf
+from nasframe.cli import main
+from nasframe.core import Registry, Searcher
+
+
+def test_import_nasframe_loads_no_heavy_library():
+    code = (
+        "import sys, nasframe; "
+        "heavy = [m for m in ('torch', 'ray', 'xgboost', 'torch_geometric', 'lightgbm') if m in sys.modules]; "
+        "print(heavy)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_registry_register_lookup_and_unknown_name():
+    reg: Registry = Registry("widget", "nasframe.no_such_group")
+    reg.register("a", dict)
+
+    @reg.register("b")
+    def make_b(**kw):
+        return ("b", kw)
+
+    assert reg.names() == ["a", "b"]
+    assert reg.create("b", x=1) == ("b", {"x": 1})
+    with pytest.raises(KeyError, match="unknown widget 'c'; known: a, b"):
+        reg.create("c")
+
+
+def test_builtin_spaces_come_from_entry_points():
+    assert {"nb101", "darts", "nb301", "enas"} <= set(nf.core.spaces.names())
+
+
+class CountingSearcher(Searcher):
+    def __init__(self, space, seed):
+        self.space, self.rng, self.seen = space, np.random.default_rng(seed), 0
+
+    def ask(self, n=1):
+        return self.space.sample(self.rng, n)
+
+    def tell(self, archs, results):
+        self.seen += len(archs)
+
+
+def test_default_state_dict_resumes_the_same_trajectory():
+    space = nf.load_space("nb101")
+    first = CountingSearcher(space, seed=3)
+    first.ask(4)
+    state = first.state_dict()
+    import copy
+
+    resumed = CountingSearcher(space, seed=99)
+    resumed.load_state_dict(copy.deepcopy(state))
+    assert resumed.ask(5) == first.ask(5)
+
+
+def test_eval_result_json():
+    result = nf.EvalResult(val_accuracy=0.9, fidelity=nf.Fidelity(epochs=12, extra=(("data", 0.5),)))
+    assert result.to_json()["fidelity"] == {"epochs": 12, "data": 0.5}
+
+
+def test_cli_help_spaces_sample_and_hash():
+    runner = CliRunner()
+    assert "search and benchmarking" in runner.invoke(main, ["--help"]).output
+    listing = runner.invoke(main, ["spaces"])
+    assert listing.exit_code == 0 and "nb101" in listing.output and "423624" in listing.output
+    sampled = runner.invoke(main, ["space", "sample", "nb101", "-n", "3", "--seed", "1"])
+    lines = [json.loads(line) for line in sampled.output.splitlines()]
+    assert len(lines) == 3 and all(len(r["hash"]) == 32 for r in lines)
+    hashed = runner.invoke(main, ["space", "hash", "nb101", "--arch", json.dumps(lines[0]["arch"])])
+    assert hashed.output.strip() == lines[0]["hash"]
+
+
+def test_cli_bad_input_is_named():
+    runner = CliRunner()
+    bad_json = runner.invoke(main, ["space", "hash", "nb101", "--arch", "{nope"])
+    assert bad_json.exit_code == 2 and "not JSON" in bad_json.output
+    bad_arch = runner.invoke(
+        main, ["space", "hash", "nb101", "--arch", '{"matrix": [[0,0],[0,0]], "ops": ["input","output"]}']
+    )
+    assert bad_arch.exit_code == 2 and "disconnected" in bad_arch.output
+    unknown = runner.invoke(main, ["space", "sample", "nope"])
+    assert unknown.exit_code == 2 and "unknown search space 'nope'" in unknown.output
