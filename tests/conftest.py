@@ -31,3 +31,15 @@ def shared_file(relative: str) -> Path:
     if not path.is_file():
         pytest.skip(f"real data file absent: {path}")
     return path
+
+
+@pytest.fixture(scope="session")
+def nb101_index():
+    """The full NB101 index, loaded from or built into ``$NASFRAME_CACHE`` once per session.
+
+    CI points ``NASFRAME_CACHE`` at a fresh folder, so there the enumeration
+    itself runs (and is checked) from scratch.
+    """
+    from search_spaces.nb101.enumeration import load_index
+
+    return load_index()

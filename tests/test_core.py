@@ -93,3 +93,13 @@ def test_cli_bad_input_is_named():
     assert bad_arch.exit_code == 2 and "disconnected" in bad_arch.output
     unknown = runner.invoke(main, ["space", "sample", "nope"])
     assert unknown.exit_code == 2 and "unknown search space 'nope'" in unknown.output
+    no_index = runner.invoke(main, ["space", "enumerate", "darts"])
+    assert no_index.exit_code == 2 and "no enumeration index" in no_index.output
+
+
+@pytest.mark.slow
+def test_cli_enumerate_reports_every_size(nb101_index):
+    result = CliRunner().invoke(main, ["space", "enumerate", "nb101"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("423,624 unique cells")
+    assert "7 vertices:  359,082" in result.output

@@ -17,7 +17,6 @@ from search_spaces.nb101.enumeration import (
     CorruptIndexError,
     NB101Index,
     build_index,
-    default_index_path,
     enumerate_cells,
     load_index,
     read_index,
@@ -143,17 +142,9 @@ def test_load_index_refuses_an_incomplete_index(small_index, tmp_path):
 # -- the whole space -------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def full_index(tmp_path_factory) -> NB101Index:
-    """The full index: the user's cached one if present, else built once per session."""
-    cached = default_index_path()
-    path = cached if cached.is_file() else tmp_path_factory.mktemp("nb101") / INDEX_FILE
-    return load_index(path)
-
-
 @pytest.mark.slow
-def test_full_enumeration_is_every_cell_once(full_index):
-    index = full_index
+def test_full_enumeration_is_every_cell_once(nb101_index):
+    index = nb101_index
     assert len(index) == NUM_CELLS
     assert (index.hashes[1:] > index.hashes[:-1]).all()  # sorted, so no two cells share a hash
     sizes, counts = np.unique(index.num_vertices, return_counts=True)
@@ -169,26 +160,26 @@ def test_full_enumeration_is_every_cell_once(full_index):
 
 @pytest.mark.slow
 @pytest.mark.shared_data
-def test_every_published_key_is_in_the_index(full_index):
+def test_every_published_key_is_in_the_index(nb101_index):
     keys = json.loads(shared_file("nb101/nb101_by_hash_part_a.json").read_text())["key"]
     assert len(keys) == 10_501
-    rows = [full_index.index_of(k) for k in keys]  # KeyError if any is missing
+    rows = [nb101_index.index_of(k) for k in keys]  # KeyError if any is missing
     for row in np.random.default_rng(1).choice(rows, size=300, replace=False):
-        cell = full_index.cell(row)
-        assert official_hash(cell.adjacency(), cell.labels) == full_index.hashes[row]
+        cell = nb101_index.cell(row)
+        assert official_hash(cell.adjacency(), cell.labels) == nb101_index.hashes[row]
     specs = json.loads(shared_file("nb101/nb101_1k_with_specs.json").read_text())
     for key, adjacency, operations in zip(specs["key"], specs["adjacency"], specs["operations"]):
-        assert full_index.lookup(key) == NB101Cell.from_codes(adjacency, operations)
+        assert nb101_index.lookup(key) == NB101Cell.from_codes(adjacency, operations)
 
 
 @pytest.mark.slow
-def test_rebuild_replaces_a_corrupt_file(full_index, tmp_path, monkeypatch):
+def test_rebuild_replaces_a_corrupt_file(nb101_index, tmp_path, monkeypatch):
     path = tmp_path / INDEX_FILE
     path.write_bytes(b"garbage")
     with pytest.raises(CorruptIndexError):
         load_index(path)
     # the build itself is tested above; here only the replacement of the file matters
-    monkeypatch.setattr(enumeration, "build_index", lambda **_: full_index)
+    monkeypatch.setattr(enumeration, "build_index", lambda **_: nb101_index)
     rebuilt = load_index(path, rebuild=True)
-    assert np.array_equal(rebuilt.hashes, full_index.hashes)
+    assert np.array_equal(rebuilt.hashes, nb101_index.hashes)
     assert load_index(path) is rebuilt  # reused while the file is unchanged
