@@ -10,6 +10,7 @@ import json
 import sys
 
 import click
+import numpy as np
 
 from nasframe.core import registry
 
@@ -60,8 +61,6 @@ def _parse_arch(space_obj, text: str):
 @click.option("--seed", default=0, show_default=True)
 def space_sample(name: str, count: int, seed: int) -> None:
     """Print N random architectures of space NAME, one JSON object per line."""
-    import numpy as np
-
     space_obj = _space(name)
     for arch in space_obj.sample(np.random.default_rng(seed), count):
         record = {"hash": space_obj.canonical_hash(arch), "arch": arch.to_json()}
@@ -75,6 +74,158 @@ def space_hash(name: str, arch_text: str) -> None:
     """Validate an architecture and print its canonical hash."""
     space_obj = _space(name)
     click.echo(space_obj.canonical_hash(_parse_arch(space_obj, arch_text)))
+
+
+@space.command("enumerate")
+@click.argument("name")
+@click.option("--path", type=click.Path(dir_okay=False), default=None,
+              help="Index file (default: $NASFRAME_CACHE/nb101_index.npz).")
+@click.option("--rebuild", is_flag=True, help="Rebuild even if a valid index exists.")
+def space_enumerate(name: str, path: str | None, rebuild: bool) -> None:
+    """Enumerate every architecture of space NAME into the on-disk index.
+
+    Only spaces small enough to list have an index (NB101: 423,624 cells).
+    Later commands (uniform sampling, hash -> spec recovery) reuse it.
+    """
+    import time
+
+    if name != "nb101":
+        raise click.BadParameter(f"space {name!r} has no enumeration index (only nb101)", param_hint="NAME")
+    from search_spaces.nb101.enumeration import default_index_path, load_index
+
+    start = time.perf_counter()
+    index = load_index(path, rebuild=rebuild)
+    sizes, counts = np.unique(index.num_vertices, return_counts=True)
+    click.echo(f"{len(index):,} unique cells in {time.perf_counter() - start:.1f} s -> {path or default_index_path()}")
+    for n, c in zip(sizes.tolist(), counts.tolist()):
+        click.echo(f"  {n} vertices: {c:>8,}")
+
+
+@main.group()
+def benchmark() -> None:
+    """Query, build and evaluate benchmarks."""
+
+
+def _benchmark(name: str):
+    import benchmarks
+
+    try:
+        return benchmarks.load(name)
+    except KeyError as exc:
+        raise click.BadParameter(str(exc.args[0]), param_hint="NAME") from None
+    except FileNotFoundError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@benchmark.command("list")
+def benchmark_list() -> None:
+    """List the registered benchmark names."""
+    import benchmarks
+
+    for name in benchmarks.names():
+        click.echo(name)
+
+
+@benchmark.command("query")
+@click.argument("name")
+@click.option("--arch", "arch_texts", multiple=True, help="Architecture as JSON (repeatable).")
+@click.option("--archs", "arch_file", type=click.File("r"), help="File with one JSON architecture per line ('-': stdin).")
+@click.option("--fidelity", type=int, default=None, help="Epochs (default: the largest).")
+@click.option("--noise", is_flag=True, help="Draw one plausible training run instead of the mean.")
+@click.option("--seed", type=int, default=None, help="Seed of the noise.")
+def benchmark_query(name, arch_texts, arch_file, fidelity, noise, seed) -> None:
+    """Print what benchmark NAME answers for each architecture, one JSON line each."""
+    bench = _benchmark(name)
+    texts = list(arch_texts) + ([line for line in arch_file.read().splitlines() if line.strip()] if arch_file else [])
+    if not texts:
+        raise click.UsageError("give at least one --arch or an --archs file")
+    archs = []
+    for number, text in enumerate(texts, start=1):
+        try:
+            archs.append(_parse_arch(bench.space, text))
+        except click.BadParameter as exc:
+            raise click.BadParameter(f"architecture {number}: {exc.message}", param_hint="--arch") from None
+    try:
+        answer = bench.query(archs, fidelity, noise=noise, seed=seed)
+    except (KeyError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    for arch, row in zip(archs, answer.to_frame().to_dict(orient="records")):
+        clean = {k: (None if isinstance(v, float) and v != v else v) for k, v in row.items()}
+        click.echo(json.dumps({"hash": bench.space.canonical_hash(arch), **clean}))
+
+
+@benchmark.command("build")
+@click.option("--data", "data_path", required=True, help="Result file/folder (nbgraph: the dataset name).")
+@click.option("--format", "data_format", required=True, help="nb101-json, nb101-tfrecord, nb301, dvae, naslib-darts, nbgraph.")
+@click.option("--surrogate", "families_text", default="xgb", show_default=True, help="Comma-separated families: xgb,lgb,rf,gin,gcn.")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Folder to write the benchmark to.")
+@click.option("--name", default=None, help="Benchmark name (default: the folder name).")
+@click.option("--epochs", type=int, default=None, help="Fidelity to fit (default: the largest).")
+@click.option("--members", type=int, default=10, show_default=True, help="Ensemble members per family.")
+@click.option("--seed", type=int, default=0, show_default=True)
+def benchmark_build(data_path, data_format, families_text, out_dir, name, epochs, members, seed) -> None:
+    """Fit a surrogate benchmark on real results and save it (with its model cards)."""
+    from pathlib import Path
+
+    from benchmarks import load_results
+    from benchmarks.build import build_benchmark
+
+    try:
+        results = load_results(data_path, data_format)
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{len(results):,} architectures, {len(results.table):,} results from {results.source}")
+    built = build_benchmark(
+        results, name=name or Path(out_dir).name, surrogates=[f.strip() for f in families_text.split(",")],
+        members=members, epochs=epochs, seed=seed, format=data_format,
+    )
+    click.echo(built.report.to_markdown(index=False, floatfmt=".4g"))
+    click.echo(f"saved to {built.benchmark.save(out_dir)}")
+
+
+@benchmark.command("evaluate")
+@click.argument("name")
+@click.option("--data", "data_path", default=None, help="The data the benchmark was built from (default: as recorded).")
+@click.option("--plot", "plot_path", default=None, type=click.Path(dir_okay=False), help="Scatter plot PNG (default: NAME-scatter.png).")
+def benchmark_evaluate(name, data_path, plot_path) -> None:
+    """Held-out quality of surrogate benchmark NAME on its recorded test split, with a scatter plot."""
+    from benchmarks import load_results
+    from benchmarks.build import held_out
+    from surrogates.metrics import regression_report
+
+    bench = _benchmark(name)
+    card = getattr(bench, "card", {})
+    if not card.get("format"):
+        raise click.ClickException(f"benchmark {name!r} is not a surrogate benchmark with a recorded data format")
+    try:
+        results = load_results(data_path or card["source"], card["format"])
+        table = held_out(bench, results)
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    report = regression_report(table["true"], table["predicted"])
+    click.echo(f"{bench.name}: {len(table)} held-out architectures of {results.source}")
+    for metric, value in report.items():
+        click.echo(f"  {metric:20s} {value:.4g}")
+    plot_path = plot_path or f"{bench.name}-scatter.png"
+    _scatter(table, f"{bench.name}: held-out predictions (Kendall tau {report['kendall_tau']:.3f})", plot_path)
+    click.echo(f"scatter plot: {plot_path}")
+
+
+def _scatter(table, title: str, path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.scatter(table["true"], table["predicted"], s=4, alpha=0.5)
+    low = min(table["true"].min(), table["predicted"].min())
+    high = max(table["true"].max(), table["predicted"].max())
+    ax.plot([low, high], [low, high], color="grey", linewidth=1)
+    ax.set(xlabel="true validation accuracy", ylabel="predicted", title=title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,121 @@
+"""Surrogate benchmarks: NAS-Bench-301's answer for spaces too large to tabulate.
+
+One ensemble predicts validation accuracy; ``noise=True`` draws each answer
+from a normal distribution with the ensemble's mean and member spread, which
+is how NB301 simulates the run-to-run noise of real training. Separate models
+(fitted the same way) may predict the other metrics; they answer with their
+mean, because their noise is not what a searcher sees.
+
+A saved benchmark is a folder: ``benchmark.json`` (name, space, fidelity,
+data source, split, held-out metrics per model) and one saved surrogate per
+metric (``val_accuracy/``, ``train_time/``, ...), each with its model card.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from benchmarks.base import METRICS, Benchmark, QueryResult
+from nasframe.core import Architecture, SearchSpace
+from nasframe.core.registry import load_space
+from surrogates.base import Surrogate, library_versions
+
+MANIFEST = "benchmark.json"
+
+
+class SurrogateBenchmark(Benchmark):
+    """Answers from fitted surrogates, one per metric (``val_accuracy`` required).
+
+    ``epochs`` is the single fidelity the models were fitted at; ``card``
+    holds what the manifest says about data, split and held-out quality.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        space: SearchSpace,
+        models: Mapping[str, Surrogate],
+        epochs: int,
+        card: dict[str, Any] | None = None,
+    ) -> None:
+        if "val_accuracy" not in models:
+            raise ValueError("a surrogate benchmark needs a 'val_accuracy' model")
+        unknown = set(models) - set(METRICS)
+        if unknown:
+            raise ValueError(f"models for unknown metrics {sorted(unknown)}; metrics are {METRICS}")
+        self.name = name
+        self.space = space
+        self.models = dict(models)
+        self.fidelities = (epochs,)
+        self.card = dict(card or {})
+
+    def __repr__(self) -> str:
+        members = {k: f"{type(m).__name__}x{m.members}" for k, m in self.models.items()}
+        return f"SurrogateBenchmark({self.name!r}, space={self.space.name!r}, models={members})"
+
+    def _query(
+        self, archs: list[Architecture], epochs: int, noise: bool, rng: np.random.Generator
+    ) -> QueryResult:
+        n = len(archs)
+        members = self.models["val_accuracy"].predict_members(archs)
+        val = members.mean(axis=0)
+        if noise:
+            val = val + members.std(axis=0) * rng.standard_normal(n)
+        columns = {"val_accuracy": np.clip(val, 0.0, 1.0)}
+        for metric in METRICS[1:]:
+            model = self.models.get(metric)
+            columns[metric] = model.predict(archs)[0] if model is not None else np.full(n, np.nan)
+        if "test_accuracy" in self.models:
+            columns["test_accuracy"] = np.clip(columns["test_accuracy"], 0.0, 1.0)
+        columns["train_time"] = np.maximum(columns["train_time"], 0.0)
+        columns["params"] = np.round(np.maximum(columns["params"], 0.0))
+        return QueryResult(**columns, epochs=epochs)
+
+    def save(self, path: str | Path) -> Path:
+        """Write the folder atomically (a crash leaves the previous one intact)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+        try:
+            for metric, model in self.models.items():
+                model.save(tmp / metric)
+            manifest = {
+                **self.card,
+                "name": self.name,
+                "space": self.space.name,
+                "space_config": self.space.config(),
+                "epochs": self.fidelities[0],
+                "models": sorted(self.models),
+                "versions": library_versions(),
+            }
+            (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
+            if path.exists():
+                shutil.rmtree(path)
+            os.replace(tmp, path)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        self.card = manifest
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> "SurrogateBenchmark":
+        path = Path(path)
+        manifest_file = path / MANIFEST
+        if not manifest_file.is_file():
+            raise FileNotFoundError(f"{path} is not a saved surrogate benchmark: {MANIFEST} is missing")
+        try:
+            manifest = json.loads(manifest_file.read_text())
+            space = load_space(manifest["space"], **manifest.get("space_config", {}))
+            metrics, epochs, name = manifest["models"], int(manifest["epochs"]), manifest["name"]
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"{manifest_file} is not a valid benchmark manifest: {exc}") from None
+        models = {metric: Surrogate.load(path / metric, space) for metric in metrics}
+        return cls(name, space, models, epochs, manifest)
