@@ -160,6 +160,13 @@ class Benchmark(ABC):
     ) -> list[EvalResult]:
         return self.query(archs, fidelity, noise=True, seed=seed).to_results()
 
+    def optimum(self) -> tuple[Architecture, float] | None:
+        """The best mean validation accuracy the benchmark can answer, for regret.
+
+        ``None`` where it is not known; subclasses say how theirs is found.
+        """
+        return None
+
     def _resolve(self, fidelity: int | Fidelity | None) -> int:
         if fidelity is None:
             return self.fidelities[-1]

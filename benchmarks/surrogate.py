@@ -78,6 +78,13 @@ class SurrogateBenchmark(Benchmark):
         columns["params"] = np.round(np.maximum(columns["params"], 0.0))
         return QueryResult(**columns, epochs=epochs)
 
+    def optimum(self) -> tuple[Architecture, float] | None:
+        """The recorded best predicted mean (see :func:`benchmarks.build.record_optimum`)."""
+        record = self.card.get("optimum")
+        if not record:
+            return None
+        return self.space.from_json(record["arch"]), float(record["val_accuracy"])
+
     def save(self, path: str | Path) -> Path:
         """Write the folder atomically (a crash leaves the previous one intact)."""
         path = Path(path)

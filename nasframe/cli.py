@@ -211,6 +211,94 @@ def benchmark_evaluate(name, data_path, plot_path) -> None:
     click.echo(f"scatter plot: {plot_path}")
 
 
+@main.command("search")
+@click.option("--benchmark", "bench_name", default="nb101", show_default=True, help="Benchmark name or saved folder.")
+@click.option("--searcher", "searcher_name", default="evolution", show_default=True, help="Searcher name (nasframe searchers).")
+@click.option("--budget", default=150, show_default=True, help="Architectures to evaluate.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--batch-size", default=1, show_default=True, help="Architectures asked and evaluated at once.")
+@click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False),
+              help="Results folder (default: results/search-<benchmark>-<searcher>-<seed>).")
+def search(bench_name: str, searcher_name: str, budget: int, seed: int, batch_size: int, out_dir: str | None) -> None:
+    """Run one search on a benchmark; print the best architecture, write history and plot."""
+    from pathlib import Path
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from nasframe import searchers
+    from nasframe.runner import run_search
+
+    bench = _benchmark(bench_name)
+    try:
+        searcher = searchers.make(searcher_name, bench.space, seed=seed)
+    except KeyError as exc:
+        raise click.BadParameter(str(exc.args[0]), param_hint="--searcher") from None
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+               TextColumn("best val {task.fields[best]}"))
+    with Progress(*columns, transient=True) as progress:
+        task = progress.add_task(f"{searcher_name} on {bench.name}", total=budget, best="-")
+
+        def show(history) -> None:
+            best = history.best()
+            progress.update(task, completed=len(history), best=f"{best['val_accuracy']:.4f}" if best else "-")
+
+        history = run_search(searcher, bench, budget, seed=seed, batch_size=batch_size, callback=show)
+    frame = history.to_frame()
+    out = Path(out_dir or f"results/search-{Path(bench.name).name}-{searcher_name}-{seed}")
+    out.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(out / "history.csv", index=False)
+    optimum = bench.optimum()
+    best = history.best()
+    summary = {"benchmark": bench.name, "searcher": searcher_name, "seed": seed, "budget": budget,
+               "evaluated": len(history), "failed": int(frame["error"].notna().sum()), "error": history.error,
+               "best": best, "optimum": optimum[1] if optimum else None, "timings": history.timings}
+    if best is not None:
+        summary["best_mean_val_accuracy"] = float(
+            bench.query([bench.space.from_json(json.loads(best["arch"]))]).val_accuracy[0])
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    _curve(frame, optimum[1] if optimum else None, f"{searcher_name} on {bench.name}", out / "best.png")
+    if history.error:
+        click.echo(f"the searcher stopped with an error after {len(history)} evaluations:\n{history.error}", err=True)
+    if best is None:
+        raise click.ClickException("no architecture was evaluated successfully")
+    click.echo(f"best architecture (hash {best['hash']}):\n{best['arch']}")
+    rows = [("evaluated", f"{len(history)} (failed {summary['failed']})"),
+            ("best validation accuracy", f"{best['val_accuracy']:.4f}")]
+    if best["test_accuracy"] == best["test_accuracy"]:
+        rows.append(("its test accuracy", f"{best['test_accuracy']:.4f}"))
+    # searchers see noisy evaluations; regret is measured on the noiseless value of their pick
+    true_value = summary["best_mean_val_accuracy"]
+    rows.append(("its mean validation accuracy", f"{true_value:.4f}"))
+    if optimum:
+        rows.append(("benchmark optimum (val)", f"{optimum[1]:.4f}"))
+        rows.append(("regret", f"{optimum[1] - true_value:.4f}"))
+    rows.append(("results", str(out)))
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        click.echo(f"  {key:<{width}}  {value}")
+
+
+def _curve(frame, optimum: float | None, title: str, path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(frame["step"] + 1, frame["best_val_accuracy"], label="best validation accuracy so far")
+    ax.scatter(frame["step"] + 1, frame["val_accuracy"], s=4, alpha=0.4, color="grey", label="evaluated")
+    if optimum is not None:
+        ax.axhline(optimum, color="black", linestyle=":", linewidth=1, label="benchmark optimum")
+    valid = frame["val_accuracy"].dropna()
+    if len(valid):
+        ax.set_ylim(max(valid.quantile(0.1) - 0.01, 0), (optimum or valid.max()) + 0.005)
+    ax.set(xlabel="queries", ylabel="validation accuracy", title=title)
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def _scatter(table, title: str, path: str) -> None:
     import matplotlib
 

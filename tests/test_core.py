@@ -43,27 +43,26 @@ def test_builtin_spaces_come_from_entry_points():
     assert {"nb101", "darts", "nb301", "enas"} <= set(nf.core.spaces.names())
 
 
-class CountingSearcher(Searcher):
-    def __init__(self, space, seed):
-        self.space, self.rng, self.seen = space, np.random.default_rng(seed), 0
-
+class SamplingSearcher(Searcher):
     def ask(self, n=1):
-        return self.space.sample(self.rng, n)
-
-    def tell(self, archs, results):
-        self.seen += len(archs)
+        return self._mark(self.space.sample(self.rng, n))
 
 
 def test_default_state_dict_resumes_the_same_trajectory():
     space = nf.load_space("nb101")
-    first = CountingSearcher(space, seed=3)
-    first.ask(4)
+    first = SamplingSearcher(space, seed=3)
+    asked = first.ask(4)
+    first.tell(asked, [nf.EvalResult(val_accuracy=v) for v in (0.1, 0.9, 0.3, 0.2)])
     state = first.state_dict()
     import copy
 
-    resumed = CountingSearcher(space, seed=99)
+    resumed = SamplingSearcher(space, seed=99)
     resumed.load_state_dict(copy.deepcopy(state))
     assert resumed.ask(5) == first.ask(5)
+    assert resumed.best() == (asked[1], nf.EvalResult(val_accuracy=0.9))
+    assert len(resumed.seen) == len(first.seen) >= 5
+    with pytest.raises(ValueError, match="2 architectures but 1 results"):
+        first.tell(asked[:2], [nf.EvalResult(val_accuracy=0.5)])
 
 
 def test_eval_result_json():

@@ -24,8 +24,10 @@ class Evaluator(Protocol):
     space: SearchSpace
 
     def evaluate(
-        self, archs: Sequence[Architecture], fidelity: Fidelity | None = None
-    ) -> list[EvalResult]: ...
+        self, archs: Sequence[Architecture], fidelity: Fidelity | None = None, seed: int | None = None
+    ) -> list[EvalResult]:
+        """One result per architecture; ``seed`` fixes any evaluation noise."""
+        ...
 
 
 @runtime_checkable

@@ -26,7 +26,16 @@ class SearchSpace(ABC, Generic[A]):
     """Base class of all search spaces.
 
     Plug-in points for a new space: ``sample``, ``mutate``, ``neighbors``,
-    ``validate``, ``encode``, ``to_graph``, ``build_model`` and the JSON pair.
+    ``validate``, ``encode``, ``to_graph``, ``build_model``, the JSON pair and
+    the categorical view (``decisions``, ``to_choices``, ``from_choices``).
+
+    The categorical view spells every architecture as a fixed-length list of
+    integer choices, one per named decision, which is what generic optimisers
+    (Optuna's samplers, a REINFORCE controller) search over. Every valid
+    architecture has at least one spelling and ``from_choices(to_choices(a))
+    == a``; a spelling may be invalid (``from_choices`` then raises
+    :class:`InvalidArchitecture` naming the rule), and several spellings may
+    give the same architecture (isomorphic cells).
     """
 
     name: ClassVar[str]
@@ -68,6 +77,48 @@ class SearchSpace(ABC, Generic[A]):
     @abstractmethod
     def from_json(self, data: dict[str, Any]) -> A:
         """Inverse of ``Architecture.to_json``; validates."""
+
+    # -- categorical view -------------------------------------------------
+
+    @abstractmethod
+    def decisions(self) -> list[tuple[str, int]]:
+        """Named categorical decisions and their number of options, in spelling order.
+
+        Fixed for a space instance; every decision has at least two options.
+        """
+
+    @abstractmethod
+    def to_choices(self, arch: A) -> list[int]:
+        """One spelling of ``arch``: an option index per decision of :meth:`decisions`."""
+
+    @abstractmethod
+    def from_choices(self, choices: Sequence[int]) -> A:
+        """The architecture a spelling describes.
+
+        Raises ``ValueError`` for a wrong length or an index out of range and
+        :class:`InvalidArchitecture` (naming the rule) for a combination of
+        choices the space does not allow.
+        """
+
+    def _check_choices(self, choices: Sequence[int]) -> list[int]:
+        """``choices`` as plain ints, checked against :meth:`decisions` (``ValueError`` otherwise)."""
+        decisions = self.decisions()
+        if isinstance(choices, np.ndarray):
+            choices = choices.tolist()
+        if isinstance(choices, (str, bytes)) or not isinstance(choices, Sequence):
+            raise ValueError(
+                f"{self.name} choices are a sequence of {len(decisions)} integers, got {type(choices).__name__}"
+            )
+        if len(choices) != len(decisions):
+            raise ValueError(f"{self.name} takes {len(decisions)} choices, got {len(choices)}")
+        checked = []
+        for value, (name, options) in zip(choices, decisions):
+            if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+                raise ValueError(f"{self.name} choice {name!r} must be an integer, got {value!r}")
+            if not 0 <= value < options:
+                raise ValueError(f"{self.name} choice {name!r} must be in 0..{options - 1}, got {value}")
+            checked.append(int(value))
+        return checked
 
     def to_json(self, arch: A) -> dict[str, Any]:
         return arch.to_json()

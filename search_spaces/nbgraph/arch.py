@@ -235,6 +235,8 @@ class NBGraphArch(Architecture):
         object.__setattr__(self, "link", link)
         object.__setattr__(self, "ops", ops)
         object.__setattr__(self, "_code", code)
+        # the string key is what tables are indexed by: made once, not per lookup
+        object.__setattr__(self, "_key", str(code))
 
     @classmethod
     def from_hash(cls, code: int | str) -> "NBGraphArch":
@@ -262,7 +264,7 @@ class NBGraphArch(Architecture):
     def canonical_key(self) -> str:
         """``valid_hash`` in decimal: the chain ``(0, 1, 2, 3)`` of gcn, gat, sage, fc is
         ``"81047"`` (pattern 8, then op indices 1, 0, 4, 7)."""
-        return str(self._code)  # type: ignore[attr-defined]
+        return self._key  # type: ignore[attr-defined]
 
     def to_json(self) -> dict[str, Any]:
         return {"space": "nbgraph", "link": list(self.link), "ops": list(self.ops)}

@@ -1,0 +1,28 @@
+"""Built-in search algorithms, all behind the :class:`nasframe.Searcher` ask/tell API.
+
+``nasframe.searchers.make("evolution", space, seed=0)`` builds one by its
+registry name; third-party searchers join through the ``nasframe.searchers``
+entry-point group.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nasframe.core import SearchSpace, Searcher
+from nasframe.core.registry import searchers as registry
+from nasframe.searchers._evolution import RegularizedEvolution
+from nasframe.searchers._local import LocalSearch
+from nasframe.searchers._random import RandomSearch
+
+
+def make(name: str, space: SearchSpace, *, seed: int = 0, **options: Any) -> Searcher:
+    """A new searcher registered as ``name`` on ``space``."""
+    return registry.create(name, space=space, seed=seed, **options)
+
+
+def names() -> list[str]:
+    return registry.names()
+
+
+__all__ = ["LocalSearch", "RandomSearch", "RegularizedEvolution", "make", "names"]

@@ -1,0 +1,56 @@
+"""The surrogate benchmarks shipped inside the package: load offline, answer sanely, carry cards."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import benchmarks
+from benchmarks.catalog import MODELS, SHIPPED
+from tests.conftest import shared_file
+
+#: plausible validation accuracies of each benchmark's space
+RANGES = {"nb101": (0.5, 0.96), "enas": (0.5, 0.8), "nb301": (0.85, 0.96)}
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_benchmark_answers_in_batches_with_seeded_noise(name):
+    bench = benchmarks.load(name)
+    archs = bench.space.sample(np.random.default_rng(0), 300)
+    plain = bench.query(archs)
+    low, high = RANGES[name]
+    assert len(plain) == 300 and np.median(plain.val_accuracy) > low and plain.val_accuracy.max() < high
+    noisy = bench.query(archs, noise=True, seed=1)
+    assert np.array_equal(noisy.val_accuracy, bench.query(archs, noise=True, seed=1).val_accuracy)
+    spread = np.abs(noisy.val_accuracy - plain.val_accuracy)
+    assert 0 < np.median(spread) < 0.05
+    arch, value = bench.optimum()
+    assert bench.query([arch]).val_accuracy[0] == pytest.approx(value)
+    if name == "nb101":  # the optimum is exact only where the space is enumerated
+        assert value >= plain.val_accuracy.max() - 1e-9
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_cards_say_where_the_model_comes_from(name):
+    manifest = json.loads((MODELS / name / "benchmark.json").read_text())
+    assert manifest["split"]["seed"] == 0 and manifest["split"]["test"] > 50
+    assert {"r2", "kendall_tau", "sparse_kendall_tau"} <= set(manifest["held_out"][0])
+    card = json.loads((MODELS / name / "val_accuracy" / "card.json").read_text())
+    assert card["family"] == "gin" and card["members"] == 10 and "torch" in card["versions"]
+    size = sum(f.stat().st_size for f in (MODELS / name).rglob("*") if f.is_file())
+    assert size < 3 * 2**20  # shipped models stay small
+
+
+@pytest.mark.shared_data
+def test_nb101_benchmark_reproduces_its_recorded_held_out_quality():
+    from benchmarks.build import held_out
+    from surrogates.metrics import kendall_tau
+
+    bench = benchmarks.load("nb101")
+    results = benchmarks.load_results(shared_file("nb101/nb101_by_hash_part_a.json"), "nb101-json")
+    table = held_out(bench, results)
+    recorded = bench.card["held_out"][0]["kendall_tau"]
+    assert kendall_tau(table["true"], table["predicted"]) == pytest.approx(recorded, abs=1e-9)
+    assert recorded >= 0.75
