@@ -219,7 +219,9 @@ def benchmark_evaluate(name, data_path, plot_path) -> None:
 @click.option("--batch-size", default=1, show_default=True, help="Architectures asked and evaluated at once.")
 @click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False),
               help="Results folder (default: results/search-<benchmark>-<searcher>-<seed>).")
-def search(bench_name: str, searcher_name: str, budget: int, seed: int, batch_size: int, out_dir: str | None) -> None:
+@click.option("--address", default=None, help="Run on this Ray cluster (e.g. auto or ray://host:10001).")
+def search(bench_name: str, searcher_name: str, budget: int, seed: int, batch_size: int, out_dir: str | None,
+           address: str | None) -> None:
     """Run one search on a benchmark; print the best architecture, write history and plot."""
     from pathlib import Path
 
@@ -242,10 +244,13 @@ def search(bench_name: str, searcher_name: str, budget: int, seed: int, batch_si
             best = history.best()
             progress.update(task, completed=len(history), best=f"{best['val_accuracy']:.4f}" if best else "-")
 
-        history = run_search(searcher, bench, budget, seed=seed, batch_size=batch_size, callback=show)
-    frame = history.to_frame()
+        if address is None:
+            history = run_search(searcher, bench, budget, seed=seed, batch_size=batch_size, callback=show)
     out = Path(out_dir or f"results/search-{Path(bench.name).name}-{searcher_name}-{seed}")
     out.mkdir(parents=True, exist_ok=True)
+    if address is not None:
+        history = _remote_search(bench_name, searcher_name, budget, seed, batch_size, out, address)
+    frame = history.to_frame()
     frame.to_csv(out / "history.csv", index=False)
     optimum = bench.optimum()
     best = history.best()
@@ -278,6 +283,22 @@ def search(bench_name: str, searcher_name: str, budget: int, seed: int, batch_si
         click.echo(f"  {key:<{width}}  {value}")
 
 
+def _remote_search(bench_name, searcher_name, budget, seed, batch_size, out, address):
+    """One search as a one-run experiment on a Ray cluster; its history read back from the store."""
+    from nasframe.experiment import Experiment
+    from nasframe.runner import HISTORY_COLUMNS, History
+
+    experiment = Experiment([searcher_name], [bench_name], [seed], budget, batch_size, store=out / "store")
+    experiment.run(address=address, progress=True)
+    frame = experiment.results()
+    meta = experiment.runs().iloc[0]
+    rows = frame[list(HISTORY_COLUMNS)].to_dict(orient="records")
+    for row in rows:  # the store writes missing errors as NaN
+        row["error"] = row["error"] if isinstance(row["error"], str) else None
+    error = meta.get("error")
+    return History(rows=rows, error=error if isinstance(error, str) else None)
+
+
 def _curve(frame, optimum: float | None, title: str, path) -> None:
     import matplotlib
 
@@ -294,6 +315,80 @@ def _curve(frame, optimum: float | None, title: str, path) -> None:
         ax.set_ylim(max(valid.quantile(0.1) - 0.01, 0), (optimum or valid.max()) + 0.005)
     ax.set(xlabel="queries", ylabel="validation accuracy", title=title)
     ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+@main.command("compare")
+@click.option("--benchmark", "bench_names", multiple=True, default=["nb101"], show_default=True,
+              help="Benchmark (repeatable).")
+@click.option("--searchers", "searcher_text", default="random,evolution,local", show_default=True,
+              help="Comma-separated searcher names.")
+@click.option("--seeds", default=20, show_default=True, help="Seeds 0..N-1 per searcher and benchmark.")
+@click.option("--budget", default=150, show_default=True)
+@click.option("--batch-size", default=1, show_default=True)
+@click.option("--out", "out_dir", default="results/compare", show_default=True, type=click.Path(file_okay=False),
+              help="Results folder; re-running with the same folder resumes.")
+@click.option("--address", default=None, help="Ray cluster address (default: a local Ray).")
+@click.option("--serial", is_flag=True, help="Run in this process, without Ray.")
+def compare(bench_names, searcher_text, seeds, budget, batch_size, out_dir, address, serial) -> None:
+    """Run searchers x seeds on benchmarks; write regret curves (PNG) and a table (markdown, CSV)."""
+    from pathlib import Path
+
+    from nasframe.experiment import Experiment, IncompleteExperiment
+
+    names = [n.strip() for n in searcher_text.split(",") if n.strip()]
+    out = Path(out_dir)
+    experiment = Experiment(names, list(bench_names), seeds, budget, batch_size, store=out / "store")
+    try:
+        report = experiment.run(address=address, parallel=not serial)
+    except IncompleteExperiment as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{report.stored} runs done now, {report.skipped} already stored, {len(report.failed)} failed "
+               f"({report.wall_seconds:.0f} s)")
+    curves = experiment.regret()
+    table = _regret_table(curves)
+    table.to_csv(out / "regret.csv", index=False)
+    markdown = table.to_markdown(index=False, floatfmt=".4f")
+    (out / "regret.md").write_text(markdown + "\n")
+    click.echo(markdown)
+    for bench_name, part in curves.groupby("benchmark"):
+        path = out / f"regret-{Path(bench_name).name}.png"
+        _regret_plot(part, f"{bench_name}: {seeds} seeds, {budget} queries", path)
+        click.echo(f"regret curves: {path}")
+
+
+def _regret_table(curves):
+    """Final regret (mean +- standard error over seeds) per benchmark and searcher."""
+    import pandas as pd
+
+    last = curves.groupby("run_key").tail(1)
+    rows = []
+    for (bench_name, searcher_name), part in last.groupby(["benchmark", "searcher"], sort=False):
+        regret, found = part["regret"], part["incumbent_val_accuracy"]
+        se = regret.std(ddof=1) / np.sqrt(len(regret)) if len(regret) > 1 else float("nan")
+        rows.append({"benchmark": bench_name, "searcher": searcher_name, "runs": len(part),
+                     "final regret (mean)": regret.mean(), "standard error": se,
+                     "found val (mean)": found.mean()})
+    return pd.DataFrame(rows).sort_values(["benchmark", "final regret (mean)"])
+
+
+def _regret_plot(curves, title: str, path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for searcher_name, part in curves.groupby("searcher", sort=False):
+        by_step = part.groupby("step")["regret"]
+        mean, se = by_step.mean(), by_step.std(ddof=1) / np.sqrt(by_step.count())
+        ax.plot(mean.index + 1, mean.values, label=searcher_name)
+        ax.fill_between(mean.index + 1, (mean - se).values, (mean + se).values, alpha=0.2)
+    ax.set_yscale("log")
+    ax.set(xlabel="queries", ylabel="regret (validation accuracy)", title=title)
+    ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -44,7 +44,7 @@ class History:
 
     def to_frame(self) -> pd.DataFrame:
         frame = pd.DataFrame(self.rows, columns=list(HISTORY_COLUMNS))
-        values = frame["val_accuracy"].fillna(-np.inf).to_numpy()
+        values = frame["val_accuracy"].astype(float).fillna(-np.inf).to_numpy()
         best = np.maximum.accumulate(values) if len(values) else values
         frame["best_val_accuracy"] = np.where(np.isfinite(best), best, np.nan)
         # the incumbent changes only on a strict improvement (the first of equal bests stays)
@@ -52,6 +52,8 @@ class History:
         improved = np.where(values > previous, np.arange(len(values)), -1)
         incumbent = np.maximum.accumulate(improved) if len(values) else improved
         tests = frame["test_accuracy"].to_numpy(float)
+        frame["incumbent_step"] = pd.array(np.where(incumbent >= 0, incumbent, -1), dtype="Int64")
+        frame.loc[frame["incumbent_step"] < 0, "incumbent_step"] = pd.NA
         frame["incumbent_test_accuracy"] = np.where(incumbent >= 0, tests[np.maximum(incumbent, 0)], np.nan)
         frame["cum_cost"] = frame["cost"].fillna(0.0).cumsum()
         return frame

@@ -43,3 +43,23 @@ def nb101_index():
     from search_spaces.nb101.enumeration import load_index
 
     return load_index()
+
+
+@pytest.fixture(scope="session")
+def ray_session():
+    """One local Ray instance for the whole session (2 CPUs, no dashboard), shut down at the end.
+
+    Run the suite inside a loopback-only network namespace
+    (``unshare --net sh -c 'ip link set lo up; exec python -m pytest ...'``),
+    where Ray binds to 127.0.0.1. Yields the ``ray`` module; the instance's
+    GCS address is ``ray.get_runtime_context().gcs_address`` (for drivers
+    started in subprocesses).
+    """
+    ray = pytest.importorskip("ray")
+    started = False
+    if not ray.is_initialized():
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+        started = True
+    yield ray
+    if started:
+        ray.shutdown()
