@@ -13,7 +13,9 @@ from nasframe.core import SearchSpace, Searcher
 from nasframe.core.registry import searchers as registry
 from nasframe.searchers._evolution import RegularizedEvolution
 from nasframe.searchers._local import LocalSearch
+from nasframe.searchers._optuna import OptunaSearcher
 from nasframe.searchers._random import RandomSearch
+from nasframe.searchers._reinforce import REINFORCE
 
 
 def make(name: str, space: SearchSpace, *, seed: int = 0, **options: Any) -> Searcher:
@@ -25,4 +27,4 @@ def names() -> list[str]:
     return registry.names()
 
 
-__all__ = ["LocalSearch", "RandomSearch", "RegularizedEvolution", "make", "names"]
+__all__ = ["LocalSearch", "OptunaSearcher", "REINFORCE", "RandomSearch", "RegularizedEvolution", "make", "names"]

@@ -189,6 +189,56 @@ class DARTSSpace(SearchSpace[DARTSGenotype]):
             )
         return DARTSGenotype(**{kind: data[kind] for kind in CELL_TYPES})
 
+    # -- categorical view -------------------------------------------------
+
+    def decisions(self) -> list[tuple[str, int]]:
+        """NB301's ConfigSpace structure without its conditional edges: 22 decisions.
+
+        Per cell (``normal`` then ``reduce``) and intermediate node ``k``
+        (2..5): ``inputs_node_{cell}_{k}``, the *unordered* pair of inputs in
+        NB301's order (``"0_1", "0_2", "1_2", ...``: 3, 6 and 10 options for
+        nodes 3, 4, 5; node 2 always reads 0 and 1, so it has no such
+        decision), then ``op_{cell}_{k}_a`` and ``op_{cell}_{k}_b`` (7 options,
+        indices into :data:`~search_spaces.darts.genotype.OPS`), the ops on the
+        edges from the lower and the higher input of the pair. NB301 has one
+        op per possible edge (14 per cell), active only when the pair picks
+        that edge; naming the ops by position instead keeps every decision
+        active. Inputs come as a pair, so they are distinct by construction
+        and every spelling is valid; swapped edges and renumbered nodes give
+        the same (canonical) genotype.
+        """
+        out: list[tuple[str, int]] = []
+        for kind in CELL_TYPES:
+            for node in NODES:
+                if len(INPUT_CHOICES[node]) > 1:
+                    out.append((f"inputs_node_{kind}_{node}", len(INPUT_CHOICES[node])))
+                out += [(f"op_{kind}_{node}_a", len(OPS)), (f"op_{kind}_{node}_b", len(OPS))]
+        return out
+
+    def to_choices(self, arch: DARTSGenotype) -> list[int]:
+        arch = self.validate(arch)
+        out: list[int] = []
+        for kind in CELL_TYPES:
+            cell = arch.cell(kind)
+            for v, node in enumerate(NODES):
+                (op_a, a), (op_b, b) = sorted(cell[2 * v : 2 * v + 2], key=lambda edge: edge[1])
+                if len(INPUT_CHOICES[node]) > 1:
+                    out.append(INPUT_CHOICES[node].index((a, b)))
+                out += [OPS.index(op_a), OPS.index(op_b)]
+        return out
+
+    def from_choices(self, choices: Sequence[int]) -> DARTSGenotype:
+        values = iter(self._check_choices(choices))
+        cells = {}
+        for kind in CELL_TYPES:
+            edges: list[tuple[str, int]] = []
+            for node in NODES:
+                pairs = INPUT_CHOICES[node]
+                a, b = pairs[next(values)] if len(pairs) > 1 else pairs[0]
+                edges += [(OPS[next(values)], a), (OPS[next(values)], b)]
+            cells[kind] = tuple(edges)
+        return DARTSGenotype(**cells)
+
     # -- features ---------------------------------------------------------
 
     def encode(self, archs: Sequence[DARTSGenotype], kind: str | None = None) -> np.ndarray:

@@ -157,6 +157,28 @@ class ENASSpace(SearchSpace[ENASArch]):
             )
         return self._check_layers(ENASArch(data["ops"], data["skips"]))
 
+    # -- categorical view -------------------------------------------------
+
+    def decisions(self) -> list[tuple[str, int]]:
+        """ENAS's own controller order, ``N + N(N-1)/2`` decisions (21 for six layers).
+
+        Per layer ``i``: ``op_{i}`` (6 options, indices into
+        :data:`~search_spaces.enas.arch.OPS`), then its skip bits
+        ``skip_{i}_{j}`` (2 options) for DAG nodes ``j < i`` (0 = the stem).
+        That is the flat ``fixed_arc`` order, and every spelling is valid.
+        """
+        out: list[tuple[str, int]] = []
+        for i in range(self.num_layers):
+            out.append((f"op_{i}", len(OPS)))
+            out += [(f"skip_{i}_{j}", 2) for j in range(i)]
+        return out
+
+    def to_choices(self, arch: ENASArch) -> list[int]:
+        return [v for row in self.validate(arch).to_rows() for v in row]
+
+    def from_choices(self, choices: Sequence[int]) -> ENASArch:
+        return self._check_layers(ENASArch.from_fixed_arc(self._check_choices(choices)))
+
     # -- features ---------------------------------------------------------
 
     def _arrays(self, archs: Sequence[ENASArch]) -> tuple[np.ndarray, np.ndarray]:

@@ -128,6 +128,37 @@ class MnasSpace(SearchSpace[MnasArch]):
             )
         return MnasArch(data["blocks"])
 
+    # -- categorical view -------------------------------------------------
+
+    def decisions(self) -> list[tuple[str, int]]:
+        """Accel-NASBench's ConfigSpace: 28 decisions ``block{b}_{e,k,l,se}``.
+
+        Per block ``b`` (0..6): expansion ``e`` (1, 4, 6), kernel ``k`` (3, 5),
+        layers ``l`` (1..3; block 5: 1..4) and ``se`` (off, on), each as the
+        index of the value in that order. Every spelling is valid and distinct.
+        """
+        return [
+            (f"block{b}_{field}", len(values))
+            for b in range(NUM_BLOCKS)
+            for field, values in zip(FIELDS, choices(b))
+        ]
+
+    def to_choices(self, arch: MnasArch) -> list[int]:
+        arch = self.validate(arch)
+        return [
+            values.index(value)
+            for b, block in enumerate(arch.blocks)
+            for values, value in zip(choices(b), block)
+        ]
+
+    def from_choices(self, choices: Sequence[int]) -> MnasArch:
+        from search_spaces.mnas.arch import choices as options_of  # the parameter shadows it
+
+        values = iter(self._check_choices(choices))
+        return MnasArch(
+            tuple(tuple(options[next(values)] for options in options_of(b)) for b in range(NUM_BLOCKS))
+        )
+
     # -- features ---------------------------------------------------------
 
     def encode(self, archs: Sequence[MnasArch], kind: str | None = None) -> np.ndarray:

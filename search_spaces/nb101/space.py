@@ -177,6 +177,36 @@ class NB101Space(SearchSpace[NB101Cell]):
                 cell.__dict__["_hash"] = h  # fills the cell's cached_property
         return [a.canonical_key() for a in archs]
 
+    # -- categorical view -------------------------------------------------
+
+    def decisions(self) -> list[tuple[str, int]]:
+        """26 decisions on the padded 7-vertex form, those of nas_benchmarks' ``NASCifar10A``.
+
+        ``edge_{i}_{j}`` (2 options, 0 absent / 1 present) for the 21 upper-
+        triangle pairs ``i < j`` in row-major order, then ``op_{v}`` (3 options,
+        indices into :data:`~search_spaces.nb101.cell.OPS`) for the middle
+        vertices 1..5. A spelling is pruned like any spec (as NB101's API does;
+        ``NASCifar10A`` counts edges before pruning), so it is invalid
+        (``InvalidArchitecture``) when input and output disconnect or more
+        than 9 edges remain after pruning. :meth:`to_choices` spells a cell in
+        its :func:`padded` form, padding vertices isolated with op 0.
+        """
+        edges = [(f"edge_{i}_{j}", 2) for i, j in zip(*_UPPER)]
+        return edges + [(f"op_{v}", len(OPS)) for v in range(1, MAX_VERTICES - 1)]
+
+    def to_choices(self, arch: NB101Cell) -> list[int]:
+        matrix, ops = padded(self.validate(arch))
+        return [int(bit) for bit in matrix[_UPPER]] + [
+            0 if op is None else OPS.index(op) for op in ops[1:-1]
+        ]
+
+    def from_choices(self, choices: Sequence[int]) -> NB101Cell:
+        values = self._check_choices(choices)
+        matrix = np.zeros((MAX_VERTICES, MAX_VERTICES), dtype=np.int8)
+        matrix[_UPPER] = values[: len(_UPPER[0])]
+        ops = [INPUT, *(OPS[i] for i in values[len(_UPPER[0]) :]), OUTPUT]
+        return NB101Cell(tuple(map(tuple, matrix)), tuple(ops))
+
     # -- features ---------------------------------------------------------
 
     def encode(self, archs: Sequence[NB101Cell], kind: str | None = None) -> np.ndarray:

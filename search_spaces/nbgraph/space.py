@@ -166,6 +166,37 @@ class NBGraphSpace(SearchSpace[NBGraphArch]):
             raise InvalidArchitecture("nbgraph", "JSON belongs to another space", str(data.get("space")))
         return self.validate(dict(data))
 
+    # -- categorical view -------------------------------------------------
+
+    def decisions(self) -> list[tuple[str, int]]:
+        """The benchmark's raw form: 7 decisions, per computing node its input then its op.
+
+        ``op_1``, then for nodes ``i`` = 2, 3, 4 ``link_{i}`` (``i`` options:
+        the node read, 0 = the input features; node 1 always reads the input,
+        so it has no link decision) and ``op_{i}`` (indices into this space's
+        op set, 9 or 5 options). All-``skip`` spellings are invalid
+        (``InvalidArchitecture``); many spellings name one architecture
+        (relabelled nodes, bypassed skips), and :meth:`to_choices` gives the
+        benchmark's representative.
+        """
+        out: list[tuple[str, int]] = [("op_1", len(self.ops))]
+        for node in range(2, NUM_NODES + 1):
+            out += [(f"link_{node}", node), (f"op_{node}", len(self.ops))]
+        return out
+
+    def to_choices(self, arch: NBGraphArch) -> list[int]:
+        arch = self.validate(arch)
+        out = [self.ops.index(arch.ops[0])]
+        for i in range(1, NUM_NODES):
+            out += [arch.link[i], self.ops.index(arch.ops[i])]
+        return out
+
+    def from_choices(self, choices: Sequence[int]) -> NBGraphArch:
+        values = self._check_choices(choices)
+        link = (0, *values[1::2])
+        ops = (self.ops[values[0]], *(self.ops[v] for v in values[2::2]))
+        return NBGraphArch(link, ops)
+
     # -- features ---------------------------------------------------------
 
     def encode(self, archs: Sequence[NBGraphArch], kind: str | None = None) -> np.ndarray:
