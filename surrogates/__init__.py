@@ -19,6 +19,7 @@ from surrogates.base import Surrogate, families
 if TYPE_CHECKING:
     from nasframe.core import SearchSpace
     from surrogates.ensemble import FamilyEnsemble
+    from surrogates.mlp import MLPSurrogate
     from surrogates.gnn import GCNSurrogate, GINSurrogate
     from surrogates.hpo import TuneResult, tune_surrogate
     from surrogates.metrics import regression_report
@@ -32,6 +33,7 @@ _LAZY = {
     "GINSurrogate": "surrogates.gnn",
     "GCNSurrogate": "surrogates.gnn",
     "FamilyEnsemble": "surrogates.ensemble",
+    "MLPSurrogate": "surrogates.mlp",
     "tune_surrogate": "surrogates.hpo",
     "TuneResult": "surrogates.hpo",
     "regression_report": "surrogates.metrics",
@@ -72,4 +74,5 @@ __all__ = [
     "GINSurrogate",
     "GCNSurrogate",
     "FamilyEnsemble",
+    "MLPSurrogate",
 ]

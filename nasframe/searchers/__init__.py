@@ -11,6 +11,8 @@ from typing import Any
 
 from nasframe.core import SearchSpace, Searcher
 from nasframe.core.registry import searchers as registry
+from nasframe.searchers._bananas import BANANAS
+from nasframe.searchers._bo import SurrogateBO
 from nasframe.searchers._evolution import RegularizedEvolution
 from nasframe.searchers._local import LocalSearch
 from nasframe.searchers._optuna import OptunaSearcher
@@ -27,4 +29,4 @@ def names() -> list[str]:
     return registry.names()
 
 
-__all__ = ["LocalSearch", "OptunaSearcher", "REINFORCE", "RandomSearch", "RegularizedEvolution", "make", "names"]
+__all__ = ["BANANAS", "SurrogateBO", "LocalSearch", "OptunaSearcher", "REINFORCE", "RandomSearch", "RegularizedEvolution", "make", "names"]
