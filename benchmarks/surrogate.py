@@ -14,9 +14,6 @@ metric (``val_accuracy/``, ``train_time/``, ...), each with its model card.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -24,6 +21,7 @@ import numpy as np
 
 from benchmarks.base import METRICS, Benchmark, QueryResult
 from nasframe.core import Architecture, SearchSpace
+from nasframe.core.files import atomic_dir
 from nasframe.core.registry import load_space
 from surrogates.base import Surrogate, library_versions
 
@@ -87,10 +85,7 @@ class SurrogateBenchmark(Benchmark):
 
     def save(self, path: str | Path) -> Path:
         """Write the folder atomically (a crash leaves the previous one intact)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-        try:
+        with atomic_dir(path) as tmp:
             for metric, model in self.models.items():
                 model.save(tmp / metric)
             manifest = {
@@ -103,14 +98,8 @@ class SurrogateBenchmark(Benchmark):
                 "versions": library_versions(),
             }
             (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
-            if path.exists():
-                shutil.rmtree(path)
-            os.replace(tmp, path)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
         self.card = manifest
-        return path
+        return Path(path)
 
     @classmethod
     def load(cls, path: str | Path) -> "SurrogateBenchmark":

@@ -17,9 +17,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import os
-import shutil
-import tempfile
 from abc import ABC, abstractmethod
 from importlib import metadata
 from pathlib import Path
@@ -28,7 +25,9 @@ from typing import Any, ClassVar, Sequence
 import numpy as np
 
 from nasframe.core import Architecture, SearchSpace
+from nasframe.core.files import atomic_dir
 from nasframe.core.registry import Registry, load_space
+from surrogates.hpo import Choice, Dimension, outside
 
 CARD = "card.json"
 #: surrogate families by short name ("xgb", "lgb", "rf", "gin", "gcn")
@@ -65,6 +64,12 @@ class Surrogate(ABC):
     family: ClassVar[str]
     #: hyper-parameters used when the caller gives none; subclasses override
     default_params: ClassVar[dict[str, Any]] = {}
+    #: permitted values of hyper-parameters, checked at construction
+    valid: ClassVar[dict[str, Dimension]] = {}
+    #: the family's Optuna search space (the encoding is added per space)
+    hpo_space: ClassVar[dict[str, Dimension]] = {}
+    #: members read ``space.encode(archs, params["encoding"])`` (else they read graphs)
+    uses_encoding: ClassVar[bool] = False
 
     def __init__(self, space: SearchSpace, *, members: int = 10, seed: int = 0, **params: Any) -> None:
         if members < 1:
@@ -79,11 +84,37 @@ class Surrogate(ABC):
         self.members = members
         self.seed = seed
         self.params = {**self.default_params, **params}
+        if self.uses_encoding:  # the card records the encoding actually used, never None
+            self.params["encoding"] = space._check_encoding(self.params.get("encoding"))
+        bad = outside(self.valid, self.params)
+        if bad:
+            raise ValueError(
+                f"invalid {self.family} hyper-parameters {bad}; permitted: "
+                + ", ".join(f"{k}: {self.valid[k]}" for k in sorted(bad))
+            )
         self.card: dict[str, Any] = {}
         self._models: list[Any] = []
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(space={self.space.name!r}, members={self.members}, params={self.params})"
+
+    @classmethod
+    def search_space(cls, space: SearchSpace) -> dict[str, Dimension]:
+        """The Optuna search space of this family on ``space``."""
+        dims = dict(cls.hpo_space)
+        if cls.uses_encoding and len(space.encodings) > 1:
+            dims["encoding"] = Choice(tuple(space.encodings))
+        return dims
+
+    @classmethod
+    def suggest_params(cls, trial: Any, space: SearchSpace) -> dict[str, Any]:
+        from surrogates.hpo import suggest
+
+        return suggest(trial, cls.search_space(space))
+
+    def _encoded(self, archs: Sequence[Architecture]) -> np.ndarray:
+        """The space's encoding of ``archs`` as a contiguous float32 matrix."""
+        return np.ascontiguousarray(self.space.encode(archs, self.params["encoding"]), dtype=np.float32)
 
     # -- plug-in points -----------------------------------------------------
 
@@ -144,16 +175,13 @@ class Surrogate(ABC):
         """Write the folder atomically: a half-written model never replaces a good one."""
         if not self._models:
             raise RuntimeError("cannot save an unfitted surrogate")
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-        try:
+        with atomic_dir(path) as tmp:
             files = [self._save_member(m, tmp / f"member{i}") for i, m in enumerate(self._models)]
             card = {
                 **self.card,
                 "family": self.family,
                 "space": self.space.name,
-                "space_config": getattr(self.space, "config", lambda: {})(),
+                "space_config": self.space.config(),
                 "members": self.members,
                 "seed": self.seed,
                 "params": self.params,
@@ -161,14 +189,8 @@ class Surrogate(ABC):
                 "versions": library_versions(),
             }
             (tmp / CARD).write_text(json.dumps(card, indent=2, sort_keys=True))
-            if path.exists():
-                shutil.rmtree(path)
-            os.replace(tmp, path)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
         self.card = card
-        return path
+        return Path(path)
 
     @classmethod
     def load(cls, path: str | Path, space: SearchSpace | None = None) -> "Surrogate":

@@ -14,6 +14,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from nasframe.core import Architecture, SearchSpace
+from nasframe.core.files import atomic_dir
 from surrogates.base import CARD, Surrogate, read_card
 
 
@@ -65,20 +66,17 @@ class FamilyEnsemble(Surrogate):
         return np.concatenate([part.predict_members(archs) for part in self.parts])
 
     def save(self, path: str | Path) -> Path:
-        path = Path(path)
         if not self._models:
             raise RuntimeError("cannot save an unfitted surrogate")
-        path.mkdir(parents=True, exist_ok=True)
         names = [f"{i}-{part.family}" for i, part in enumerate(self.parts)]
-        for name, part in zip(names, self.parts):
-            part.save(path / name)
         card = {**self.card, "family": self.family, "space": self.space.name,
                 "space_config": self.space.config(), "parts": names}
-        tmp = path / f".{CARD}.tmp"
-        tmp.write_text(json.dumps(card, indent=2, sort_keys=True))
-        tmp.replace(path / CARD)  # the card last: a folder without it is not a model
+        with atomic_dir(path) as tmp:
+            for name, part in zip(names, self.parts):
+                part.save(tmp / name)
+            (tmp / CARD).write_text(json.dumps(card, indent=2, sort_keys=True))
         self.card = card
-        return path
+        return Path(path)
 
     @classmethod
     def load(cls, path: str | Path, space: SearchSpace | None = None) -> "FamilyEnsemble":

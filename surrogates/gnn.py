@@ -39,11 +39,10 @@ NB301's reference GIN (hidden 24, 8 layers, virtual node, lr 0.078, batch 51,
 
 from __future__ import annotations
 
-import contextlib
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Iterator, Sequence
+from typing import Any, ClassVar, Sequence
 
 import numpy as np
 import torch
@@ -53,7 +52,8 @@ from torch_geometric.nn import GCNConv, GINConv, global_add_pool, global_mean_po
 
 from nasframe.core import Architecture, SearchSpace
 from surrogates.base import Surrogate
-from surrogates.hpo import Choice, Dimension, Float, Int, outside
+from surrogates.threads import torch_threads
+from surrogates.hpo import Choice, Dimension, Float, Int
 
 LOSSES = ("nb301", "mse")
 POOLS = ("mean", "add")
@@ -267,19 +267,6 @@ def nb301_loss(
     return loss
 
 
-@contextlib.contextmanager
-def torch_threads(threads: int) -> Iterator[None]:
-    """Run with ``threads`` intra-op threads, restoring the previous setting."""
-    previous = torch.get_num_threads()
-    if threads != previous:
-        torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        if threads != previous:
-            torch.set_num_threads(previous)
-
-
 # -- surrogates ---------------------------------------------------------------
 
 
@@ -335,25 +322,8 @@ class _GraphSurrogate(Surrogate):
 
     def __init__(self, space: SearchSpace, *, members: int = 10, seed: int = 0, **params: Any) -> None:
         super().__init__(space, members=members, seed=seed, **params)
-        bad = outside(self.valid, self.params)
-        if bad:
-            raise ValueError(
-                f"invalid {self.family} hyper-parameters {bad}; permitted: "
-                + ", ".join(f"{k}: {self.valid[k]}" for k in sorted(bad))
-            )
         if self.params["lr_min"] > self.params["lr"]:
             raise ValueError(f"lr_min ({self.params['lr_min']}) exceeds lr ({self.params['lr']})")
-
-    @classmethod
-    def search_space(cls, space: SearchSpace) -> dict[str, Dimension]:
-        """The Optuna search space of this family (the same on every space)."""
-        return dict(cls.hpo_space)
-
-    @classmethod
-    def suggest_params(cls, trial: Any, space: SearchSpace) -> dict[str, Any]:
-        from surrogates.hpo import suggest
-
-        return suggest(trial, cls.search_space(space))
 
     # -- plug-in points ---------------------------------------------------
 

@@ -30,9 +30,8 @@ torch's intra-op threads during fit and predict and is restored afterwards.
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
-from typing import Any, ClassVar, Iterator, Sequence
+from typing import Any, ClassVar, Sequence
 
 import numpy as np
 import torch
@@ -41,7 +40,8 @@ from torch.nn import functional as F
 
 from nasframe.core import Architecture, SearchSpace
 from surrogates.base import Surrogate
-from surrogates.hpo import Choice, Dimension, Float, Int, outside
+from surrogates.threads import torch_threads
+from surrogates.hpo import Choice, Dimension, Float, Int
 
 LOSSES = ("mae", "mse")
 
@@ -69,23 +69,6 @@ class FeedForward(nn.Module):
         for linear in self.hidden:
             x = F.relu(linear(x))
         return self.out(x).view(-1)
-
-
-@contextlib.contextmanager
-def _torch_threads(threads: int) -> Iterator[None]:
-    """Run with ``threads`` intra-op threads, restoring the previous setting.
-
-    (The same helper as ``surrogates.gnn.torch_threads``, kept here so that this
-    family never imports torch_geometric.)
-    """
-    previous = torch.get_num_threads()
-    if threads != previous:
-        torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        if threads != previous:
-            torch.set_num_threads(previous)
 
 
 def _adam(model: nn.Module, lr: float) -> torch.optim.Adam:
@@ -124,6 +107,7 @@ class MLPSurrogate(Surrogate):
         "threads": Int(1, 1024),
         "predict_batch_size": Int(1, 100_000_000),
     }
+    uses_encoding = True
     #: Optuna dimensions (the encoding joins them where the space has several)
     hpo_space: ClassVar[dict[str, Dimension]] = {
         "layers": Int(2, 20),
@@ -133,36 +117,8 @@ class MLPSurrogate(Surrogate):
         "loss": Choice(LOSSES),
     }
 
-    def __init__(self, space: SearchSpace, *, members: int = 10, seed: int = 0, **params: Any) -> None:
-        super().__init__(space, members=members, seed=seed, **params)
-        # the card records the encoding actually used, never None
-        self.params["encoding"] = space._check_encoding(self.params["encoding"])
-        bad = outside(self.valid, self.params)
-        if bad:
-            raise ValueError(
-                f"invalid {self.family} hyper-parameters {bad}; permitted: "
-                + ", ".join(f"{k}: {self.valid[k]}" for k in sorted(bad))
-            )
-
-    @classmethod
-    def search_space(cls, space: SearchSpace) -> dict[str, Dimension]:
-        """The Optuna search space of this family on ``space``."""
-        dims = dict(cls.hpo_space)
-        if len(space.encodings) > 1:
-            dims["encoding"] = Choice(tuple(space.encodings))
-        return dims
-
-    @classmethod
-    def suggest_params(cls, trial: Any, space: SearchSpace) -> dict[str, Any]:
-        from surrogates.hpo import suggest
-
-        return suggest(trial, cls.search_space(space))
-
-    # -- plug-in points ---------------------------------------------------
-
     def _features(self, archs: Sequence[Architecture]) -> torch.Tensor:
-        encoded = np.ascontiguousarray(self.space.encode(archs, self.params["encoding"]), dtype=np.float32)
-        return torch.from_numpy(encoded)
+        return torch.from_numpy(self._encoded(archs))
 
     def _fit_member(self, features: torch.Tensor, y: np.ndarray, index: np.ndarray, seed: int) -> FeedForward:
         p = self.params
@@ -173,7 +129,7 @@ class MLPSurrogate(Surrogate):
         x_train = features[torch.from_numpy(index)]
         y_train = torch.as_tensor((targets - shift) / scale, dtype=torch.float32)
         loss_fn = F.l1_loss if p["loss"] == "mae" else F.mse_loss
-        with _torch_threads(p["threads"]), torch.random.fork_rng(devices=[]):
+        with torch_threads(p["threads"]), torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             model = FeedForward(features.shape[1], p["layers"], p["width"])
             model.y_shift.fill_(shift)
@@ -203,7 +159,7 @@ class MLPSurrogate(Surrogate):
     def _predict_member(self, model: FeedForward, features: torch.Tensor) -> np.ndarray:
         step = self.params["predict_batch_size"]
         out = []
-        with _torch_threads(self.params["threads"]), torch.inference_mode():
+        with torch_threads(self.params["threads"]), torch.inference_mode():
             for start in range(0, len(features), step):
                 out.append(model(features[start : start + step]) * model.y_scale + model.y_shift)
         return torch.cat(out).double().numpy() if out else np.zeros(0)

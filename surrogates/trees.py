@@ -34,7 +34,7 @@ import numpy as np
 
 from nasframe.core import Architecture, SearchSpace
 from surrogates.base import Surrogate
-from surrogates.hpo import Choice, Dimension, Float, Int, outside
+from surrogates.hpo import Dimension, Float, Int
 
 _FRACTION = Float(1e-6, 1.0)
 _NONNEG = Float(0.0, float("inf"))
@@ -71,38 +71,10 @@ class _TreeSurrogate(Surrogate):
     in the search spaces.
     """
 
-    #: permitted values of the numeric hyper-parameters (checked at construction)
-    valid: ClassVar[dict[str, Dimension]] = {}
-    #: Optuna search space without the encoding, which depends on the space
-    hpo_space: ClassVar[dict[str, Dimension]] = {}
-
-    def __init__(self, space: SearchSpace, *, members: int = 10, seed: int = 0, **params: Any) -> None:
-        super().__init__(space, members=members, seed=seed, **params)
-        # the card records the encoding actually used, never None
-        self.params["encoding"] = space._check_encoding(self.params["encoding"])
-        bad = outside(self.valid, self.params)
-        if bad:
-            raise ValueError(
-                f"invalid {self.family} hyper-parameters {bad}; permitted: "
-                + ", ".join(f"{k}: {self.valid[k]}" for k in sorted(bad))
-            )
-
-    @classmethod
-    def search_space(cls, space: SearchSpace) -> dict[str, Dimension]:
-        """The Optuna search space of this family on ``space``."""
-        dims = dict(cls.hpo_space)
-        if len(space.encodings) > 1:
-            dims["encoding"] = Choice(tuple(space.encodings))
-        return dims
-
-    @classmethod
-    def suggest_params(cls, trial: Any, space: SearchSpace) -> dict[str, Any]:
-        from surrogates.hpo import suggest
-
-        return suggest(trial, cls.search_space(space))
+    uses_encoding = True
 
     def _features(self, archs: Sequence[Architecture]) -> np.ndarray:
-        return np.ascontiguousarray(self.space.encode(archs, self.params["encoding"]), dtype=np.float32)
+        return self._encoded(archs)
 
     @staticmethod
     def _out_of_bag(index: np.ndarray, n: int) -> np.ndarray:

@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import os
 import struct
-import tempfile
 from pathlib import Path
 from typing import Iterable, Iterator
 
 import google_crc32c
+
+from nasframe.core.files import atomic_file
 
 _MASK_DELTA = 0xA282EAD8
 _HEADER = struct.Struct("<QI")  # length, masked CRC of the 8 length bytes
@@ -114,24 +115,11 @@ def write_records(path: str | os.PathLike, records: Iterable[bytes]) -> int:
     so readers never see a partial file, and an exception while ``records``
     is consumed leaves any previous file untouched and no temporary behind.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     count = 0
-    try:
-        with os.fdopen(fd, "wb", buffering=_READ_BUFFER) as handle:
-            os.chmod(tmp, 0o644)  # mkstemp creates 0600; a data file is ordinarily readable
-            for record in records:
-                if not isinstance(record, (bytes, bytearray, memoryview)):
-                    raise TypeError(
-                        f"record {count} is {type(record).__name__}, TFRecord data must be bytes"
-                    )
-                handle.write(encode_record(bytes(record)))
-                count += 1
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(path, "wb", buffering=_READ_BUFFER) as handle:
+        for record in records:
+            if not isinstance(record, (bytes, bytearray, memoryview)):
+                raise TypeError(f"record {count} is {type(record).__name__}, TFRecord data must be bytes")
+            handle.write(encode_record(bytes(record)))
+            count += 1
     return count

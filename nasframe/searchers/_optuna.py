@@ -31,6 +31,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from nasframe.core import Architecture, EvalResult, InvalidArchitecture, SearchSpace, Searcher
+from nasframe.searchers._random import fresh_random
 
 #: the objectives this searcher knows, with their Optuna direction
 OBJECTIVES = {"val_accuracy": "maximize", "params": "minimize"}
@@ -204,14 +205,8 @@ class OptunaSearcher(Searcher):
 
     def _fallback(self, n: int, taken: dict[str, Architecture]) -> dict[str, Architecture]:
         """Up to ``n`` unseen architectures from the space's sampler, enqueued as trials."""
-        found: dict[str, Architecture] = {}
-        for _ in range(_FALLBACK_DRAWS):
-            batch = self.space.sample(self.rng, n - len(found))
-            for key, arch in zip(self.space.canonical_hashes(batch), batch):
-                if key not in self.seen and key not in taken and key not in found:
-                    found[key] = arch
-            if len(found) == n:
-                break
+        drawn = fresh_random(self, n, max_draws=_FALLBACK_DRAWS, exclude=taken)
+        found = dict(zip(self.space.canonical_hashes(drawn), drawn))
         for key, arch in found.items():
             params = dict(zip((name for name, _ in self._decisions), self.space.to_choices(arch)))
             self.study.enqueue_trial(params, skip_if_exists=False)

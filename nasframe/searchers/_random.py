@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Container
+
 from nasframe.core import Architecture, Searcher
 
 #: draws per wanted architecture before accepting that the space is (nearly) exhausted
 _MAX_DRAWS = 50
 
 
-def fresh_random(searcher: Searcher, n: int, max_draws: int = _MAX_DRAWS) -> list[Architecture]:
+def fresh_random(
+    searcher: Searcher, n: int, max_draws: int = _MAX_DRAWS, exclude: Container[str] = ()
+) -> list[Architecture]:
     """Up to ``n`` architectures from ``searcher.space.sample`` that are not in
-    ``searcher.seen`` and distinct from each other (fewer only when the space is
-    (nearly) exhausted). Does not mark them."""
+    ``searcher.seen`` (nor ``exclude``, hashes) and distinct from each other
+    (fewer only when the space is (nearly) exhausted). Does not mark them."""
     space = searcher.space
     fresh: dict[str, Architecture] = {}
     for _ in range(max_draws):
@@ -19,7 +23,7 @@ def fresh_random(searcher: Searcher, n: int, max_draws: int = _MAX_DRAWS) -> lis
             break
         batch = space.sample(searcher.rng, n - len(fresh))
         for key, arch in zip(space.canonical_hashes(batch), batch):
-            if key not in searcher.seen and key not in fresh:
+            if key not in searcher.seen and key not in fresh and key not in exclude:
                 fresh[key] = arch
     return list(fresh.values())
 

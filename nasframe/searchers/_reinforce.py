@@ -44,12 +44,13 @@ directly, but they count as known rewards when the policy draws them later.
 from __future__ import annotations
 
 import pickle
-from contextlib import contextmanager
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
 from nasframe.core import Architecture, EvalResult, InvalidArchitecture, SearchSpace, Searcher
+from nasframe.searchers._random import fresh_random
+from surrogates.threads import torch_threads
 
 #: draws taken from the policy at once (vectorised); a policy step discards the rest
 _BLOCK = 32
@@ -62,26 +63,6 @@ DEFAULT_LR = {"logits": 0.1, "lstm": 0.001}
 def _softmax(z: np.ndarray) -> np.ndarray:
     e = np.exp(z - z.max(axis=-1, keepdims=True))
     return e / e.sum(axis=-1, keepdims=True)
-
-
-@contextmanager
-def _one_thread() -> Iterator[None]:
-    """Run the controller's tiny ops on one intra-op thread (restored after).
-
-    Extra threads only add synchronisation to ops this small: one LSTM step
-    of 32 x 32 took 48 us on one thread and 534 us on two on a loaded 2-core
-    machine.
-    """
-    import torch
-
-    threads = torch.get_num_threads()
-    if threads != 1:
-        torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        if threads != 1:
-            torch.set_num_threads(threads)
 
 
 def _build_lstm(sizes: Sequence[int], hidden: int, rng: np.random.Generator) -> Any:
@@ -229,7 +210,7 @@ class REINFORCE(Searcher):
         if self.hidden:
             import torch
 
-            with torch.no_grad(), _one_thread():
+            with torch.no_grad(), torch_threads(1):
                 return _lstm_steps(self._lstm, None, uniforms, m)[0].astype(np.int64)
         out = np.empty((m, len(self._sizes)), dtype=np.int64)
         for j, z in enumerate(self._logits):
@@ -247,7 +228,7 @@ class REINFORCE(Searcher):
             import torch
 
             taken = torch.as_tensor([list(choices)], dtype=torch.long)
-            with _one_thread():
+            with torch_threads(1):
                 log_prob, entropy = _lstm_steps(self._lstm, taken, None, 1)
                 loss = -(advantage * log_prob.sum() + self.entropy * entropy.sum())
                 self._adam.zero_grad()
@@ -292,15 +273,8 @@ class REINFORCE(Searcher):
         return self._mark(list(fresh.values()))
 
     def _fallback(self, n: int, taken: dict[str, Architecture]) -> dict[str, Architecture]:
-        found: dict[str, Architecture] = {}
-        for _ in range(_FALLBACK_DRAWS):
-            batch = self.space.sample(self.rng, n - len(found))
-            for key, arch in zip(self.space.canonical_hashes(batch), batch):
-                if key not in self.seen and key not in taken and key not in found:
-                    found[key] = arch
-            if len(found) == n:
-                break
-        return found
+        found = fresh_random(self, n, max_draws=_FALLBACK_DRAWS, exclude=taken)
+        return dict(zip(self.space.canonical_hashes(found), found))
 
     def _observe(self, pairs: list[tuple[Architecture, EvalResult]]) -> None:
         for arch, result in pairs:

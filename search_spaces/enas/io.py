@@ -18,12 +18,12 @@ import math
 import numbers
 import os
 import random
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import NamedTuple, TypeVar
 
 from nasframe.core import InvalidArchitecture
+from nasframe.core.files import atomic_file
 from search_spaces.enas.arch import ENASArch
 
 #: lines D-VAE skips at the start of the file (the ENAS controller's burn-in)
@@ -131,16 +131,8 @@ def write_dvae_file(
     """
     path = Path(path)
     lines = [format_dvae_line(arch, accuracy) + "\n" for arch, accuracy in records]
-    handle = tempfile.NamedTemporaryFile(
-        "w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
-    )
-    try:
-        with handle:
-            handle.writelines(lines)
-        os.replace(handle.name, path)
-    except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
-        raise
+    with atomic_file(path, "w", encoding="utf-8") as handle:
+        handle.writelines(lines)
     return path
 
 

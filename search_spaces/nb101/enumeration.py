@@ -29,7 +29,6 @@ from __future__ import annotations
 import itertools
 import os
 import sys
-import tempfile
 import time
 import zipfile
 import zlib
@@ -40,6 +39,7 @@ from typing import Iterable
 
 import numpy as np
 
+from nasframe.core.files import atomic_file
 from search_spaces.nb101.cell import (
     CODE_INPUT,
     CODE_OUTPUT,
@@ -290,27 +290,16 @@ def write_index(index: NB101Index, path: str | Path) -> None:
     ``os.replace`` is atomic on one filesystem, so a reader (or a crashed or
     killed build) only ever sees the old file or the complete new one.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     digests = np.frombuffer(bytes.fromhex("".join(index.hashes.tolist())), dtype=np.uint8)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; the cache is an ordinary shared file
-        with os.fdopen(fd, "wb") as handle:
-            np.savez_compressed(
-                handle,
-                format_version=np.array(FORMAT_VERSION),
-                digests=digests.reshape(-1, 16),
-                edges=_edge_codes(index.matrices),
-                labels=index.labels,
-                num_vertices=index.num_vertices,
-            )
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(path, "wb") as handle:
+        np.savez_compressed(
+            handle,
+            format_version=np.array(FORMAT_VERSION),
+            digests=digests.reshape(-1, 16),
+            edges=_edge_codes(index.matrices),
+            labels=index.labels,
+            num_vertices=index.num_vertices,
+        )
 
 
 class CorruptIndexError(ValueError):
