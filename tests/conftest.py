@@ -63,3 +63,14 @@ def ray_session():
     yield ray
     if started:
         ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def cora():
+    """The exhaustive nas-bench-graph Cora table (26,206 architectures, exact optimum).
+
+    It ships with the ``nas-bench-graph`` dependency, so it is always there.
+    """
+    import benchmarks
+
+    return benchmarks.load("nbgraph-cora")

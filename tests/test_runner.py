@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-import benchmarks
 from nasframe.cli import main
 from nasframe.core import Searcher
 from nasframe.runner import run_search
@@ -16,8 +15,8 @@ from nasframe.searchers import RandomSearch, make
 
 
 @pytest.fixture(scope="module")
-def bench():
-    return benchmarks.load("nbgraph-cora")
+def bench(cora):
+    return cora
 
 
 def test_same_seed_same_trajectory_and_batches_respect_the_budget(bench):

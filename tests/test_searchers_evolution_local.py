@@ -15,6 +15,12 @@ from nasframe.searchers._evolution import RegularizedEvolution
 from nasframe.searchers._local import LocalSearch
 from nasframe.searchers._random import RandomSearch
 
+
+@pytest.fixture(scope="module")
+def bench(cora):
+    return cora
+
+
 SPACES = ("nb101", "darts", "enas", "nbgraph", "mnas")
 
 #: the algorithms under test, by label; each entry builds a searcher from (space, seed)
@@ -23,17 +29,6 @@ FACTORIES = {
     "local": lambda space, seed: LocalSearch(space, seed=seed),
     "local-full": lambda space, seed: LocalSearch(space, seed=seed, query_full_neighborhood=True),
 }
-
-
-@pytest.fixture(scope="module")
-def bench():
-    """The exhaustive NAS-Bench-Graph Cora table (26,206 architectures, exact optimum)."""
-    import benchmarks
-
-    try:
-        return benchmarks.load("nbgraph-cora")
-    except (ImportError, FileNotFoundError) as exc:
-        pytest.skip(f"nbgraph-cora unavailable: {exc}")
 
 
 def hashes(history) -> list[str]:

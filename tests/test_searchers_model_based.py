@@ -22,6 +22,12 @@ from nasframe.searchers._bananas import (
 from nasframe.searchers._bo import SurrogateBO
 from nasframe.searchers._random import RandomSearch
 
+
+@pytest.fixture(scope="module")
+def bench(cora):
+    return cora
+
+
 SPACES = ("nb101", "darts", "enas", "nbgraph", "mnas")
 #: small predictors: the contract tests need no accuracy, only the whole loop
 SMALL_MLP = {"epochs": 5, "layers": 2, "width": 16}
@@ -67,17 +73,6 @@ def hashes(history) -> list[str]:
 @pytest.fixture(scope="module")
 def nbgraph():
     return nasframe.load_space("nbgraph")
-
-
-@pytest.fixture(scope="module")
-def bench():
-    """The exhaustive NAS-Bench-Graph Cora table (26,206 architectures, exact optimum)."""
-    import benchmarks
-
-    try:
-        return benchmarks.load("nbgraph-cora")
-    except (ImportError, FileNotFoundError) as exc:
-        pytest.skip(f"nbgraph-cora unavailable: {exc}")
 
 
 # -- acquisition functions and the candidate pool --------------------------------

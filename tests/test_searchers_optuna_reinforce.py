@@ -15,18 +15,13 @@ from nasframe.searchers._optuna import OptunaSearcher, dominates
 from nasframe.searchers._random import RandomSearch
 from nasframe.searchers._reinforce import REINFORCE
 
-SPACES = ("nb101", "darts", "nb301", "enas", "nbgraph", "mnas")
-
 
 @pytest.fixture(scope="module")
-def bench():
-    """The exhaustive NAS-Bench-Graph Cora table (26,206 architectures, exact optimum)."""
-    import benchmarks
+def bench(cora):
+    return cora
 
-    try:
-        return benchmarks.load("nbgraph-cora")
-    except (ImportError, FileNotFoundError) as exc:
-        pytest.skip(f"nbgraph-cora unavailable: {exc}")
+
+SPACES = ("nb101", "darts", "nb301", "enas", "nbgraph", "mnas")
 
 
 class FakeBench:
