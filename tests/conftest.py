@@ -55,7 +55,8 @@ def ray_session():
     GCS address is ``ray.get_runtime_context().gcs_address`` (for drivers
     started in subprocesses).
     """
-    ray = pytest.importorskip("ray")
+    import ray
+
     started = False
     if not ray.is_initialized():
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)

@@ -40,7 +40,8 @@ seeds = st.integers(0, 2**32 - 1)
 @pytest.fixture
 def one_thread():
     """Small CPU models run faster on one thread than contending for two."""
-    torch = pytest.importorskip("torch")
+    import torch
+
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     yield torch

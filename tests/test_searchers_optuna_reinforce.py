@@ -52,8 +52,6 @@ def values(history) -> np.ndarray:
 @pytest.mark.parametrize("name", SPACES)
 @pytest.mark.parametrize("sampler", ["tpe", "cmaes"])
 def test_optuna_runs_on_every_space(name, sampler):
-    if sampler == "cmaes":
-        pytest.importorskip("cmaes")
     space = nf.load_space(name)
     searcher = OptunaSearcher(space, seed=0, sampler=sampler)
     history = run_search(searcher, FakeBench(space), budget=14, seed=0, batch_size=3)
@@ -102,7 +100,6 @@ def test_nsga2_returns_a_non_dominated_front(bench):
 
 
 def test_cmaes_uses_integer_distributions_and_searches(bench):
-    pytest.importorskip("cmaes")
     from optuna.distributions import IntDistribution
 
     searcher = OptunaSearcher(bench.space, seed=0, sampler="cmaes")

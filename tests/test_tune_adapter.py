@@ -11,14 +11,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import ray
+from ray import tune
+from ray.tune.schedulers import ASHAScheduler
 
 from nasframe.core import load_space
 from nasframe.searchers import RandomSearch
 from nasframe.tune import TuneSearcher, digits_split, train_architecture
 
-ray = pytest.importorskip("ray")
-from ray import tune  # noqa: E402
-from ray.tune.schedulers import ASHAScheduler  # noqa: E402
+#: real (tiny) trainings under Ray Tune: end-to-end, tens of seconds
+pytestmark = pytest.mark.slow
 
 
 def test_suggest_complete_save_restore(tmp_path):
