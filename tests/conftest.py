@@ -75,3 +75,14 @@ def cora():
     import benchmarks
 
     return benchmarks.load("nbgraph-cora")
+
+
+@pytest.fixture
+def one_thread():
+    """Torch on one intra-op thread for the test (small CPU models run faster than on two)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield torch
+    torch.set_num_threads(before)

@@ -587,7 +587,7 @@ def test_table_errors_name_file_record_and_field(tmp_path, small_index):
             "record 6: field '4_final_validation_accuracy' is '0.5', not a number")
     _expect(tmp_path, edited(7, "trainable_parameters", 10.5), "record 7: field 'trainable_parameters'")
     _expect(tmp_path, edited(8, "key", "xyz"), "record 8: field 'key' is 'xyz'")
-    _expect(tmp_path, edited(3, "key", records[4]["key"]), f"record 3: key {records[4]['key']} but the spec")
+    _expect(tmp_path, edited(3, "key", records[4]["key"]), f"record 3: stored hash {records[4]['key']} but its spec")
     _expect(tmp_path, edited(1, "operations", [-1, 7, -2, -3, -3, -3, -3]), "record 1: bad spec")
     _expect(tmp_path, records + ["oops"], "record 10 is a str")
     _expect(tmp_path, "just a string", "top level is a str")

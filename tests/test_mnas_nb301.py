@@ -37,16 +37,6 @@ ACCEL = "nb301_format/accel_nasbench_jsons.tar.gz"
 seeds = st.integers(0, 2**32 - 1)
 
 
-@pytest.fixture
-def one_thread():
-    """Small CPU models run faster on one thread than contending for two."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield torch
-    torch.set_num_threads(before)
-
 
 # -- the space -----------------------------------------------------------------
 

@@ -37,16 +37,6 @@ def package():
     return nas_bench_graph
 
 
-@pytest.fixture
-def one_thread():
-    """Small CPU models run faster on one thread than contending for two."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield torch
-    torch.set_num_threads(before)
-
 
 # -- canonical hash -----------------------------------------------------------
 

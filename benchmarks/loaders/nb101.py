@@ -50,7 +50,7 @@ import re
 from array import array
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -152,6 +152,20 @@ def _spec_cell(raw_adjacency: str, raw_operations: str) -> NB101Cell:
     return NB101Cell(_parse_adjacency(raw_adjacency), tuple(raw_operations.split(",")))
 
 
+def _check_hashes(
+    path: Path, stored: Sequence[str], cells: Sequence[NB101Cell], records: Sequence[int], what: str
+) -> None:
+    """Raise naming the first record whose stored hash is not its spec's official hash."""
+    computed = NB101Space().canonical_hashes(cells)
+    wrong = [i for i, (s, c) in enumerate(zip(stored, computed)) if s != c]
+    if wrong:
+        i = wrong[0]
+        raise NB101FormatError(
+            f"{path}: record {records[i]}: stored hash {stored[i]} but its spec hashes to "
+            f"{computed[i]} ({len(wrong)} {what} with a wrong hash)"
+        )
+
+
 def load_nb101_tfrecord(
     path: str | os.PathLike, *, verify_hash: bool = True, verify_crc: bool = True
 ) -> ResultSet:
@@ -231,14 +245,7 @@ def load_nb101_tfrecord(
             raise NB101FormatError(f"{path}: record {first}: bad spec: {exc}") from exc
     stored = [module_hash for module_hash, _, _ in spec_ids]
     if verify_hash:
-        computed = NB101Space().canonical_hashes(cells)
-        wrong = [i for i, (s, c) in enumerate(zip(stored, computed)) if s != c]
-        if wrong:
-            i = wrong[0]
-            raise NB101FormatError(
-                f"{path}: record {spec_first[i]}: stored hash {stored[i]} but its spec hashes to "
-                f"{computed[i]} ({len(wrong)} distinct spec(s) with a wrong hash in the file)"
-            )
+        _check_hashes(path, stored, cells, spec_first, "distinct spec(s)")
     else:
         for cell, module_hash in zip(cells, stored):
             cell.__dict__["_hash"] = module_hash  # trusted, fills the cached_property
@@ -494,14 +501,7 @@ def load_nb101_json(path: str | os.PathLike, *, index: "NB101Index | None" = Non
                 cells.append(NB101Cell.from_codes(adjacency, operations))
             except (TypeError, ValueError) as exc:  # InvalidArchitecture is a ValueError
                 raise NB101FormatError(f"{path}: record {number}: bad spec: {exc}") from exc
-        computed = NB101Space().canonical_hashes(cells)
-        wrong = [i for i, (k, c) in enumerate(zip(keys, computed)) if k != c]
-        if wrong:
-            i = wrong[0]
-            raise NB101FormatError(
-                f"{path}: record {i}: key {keys[i]} but the spec hashes to {computed[i]} "
-                f"({len(wrong)} record(s) with a wrong key)"
-            )
+        _check_hashes(path, keys, cells, range(len(cells)), "record(s)")
         spec_source = "file"
     else:
         if index is None:
