@@ -157,18 +157,40 @@ class Surrogate(ABC):
         self.card.update(n_train=len(y), fitted=_dt.datetime.now(_dt.timezone.utc).isoformat())
         return self
 
-    def predict_members(self, archs: Sequence[Architecture]) -> np.ndarray:
-        """One row of predictions per member: shape ``(members, len(archs))``."""
+    def feature_key(self) -> tuple[Any, ...]:
+        """Surrogates with equal keys compute equal features from the same architectures.
+
+        It lets several models answering one query (an ensemble's families, a
+        benchmark's accuracy and runtime models) featurise the batch once.
+        """
+        return (type(self)._features, self.params.get("encoding"))
+
+    def predict_members(
+        self, archs: Sequence[Architecture], cache: dict[tuple[Any, ...], Any] | None = None
+    ) -> np.ndarray:
+        """One row of predictions per member: shape ``(members, len(archs))``.
+
+        ``cache`` (one dict per ``archs``) shares features with other
+        surrogates asked about the same architectures (see :meth:`feature_key`).
+        """
         if not self._models:
             raise RuntimeError(f"{type(self).__name__} is not fitted; call fit() or load() first")
         if len(archs) == 0:
             return np.zeros((len(self._models), 0))
-        features = self._features(archs)
+        if cache is None:
+            features = self._features(archs)
+        else:
+            key = self.feature_key()
+            if key not in cache:
+                cache[key] = self._features(archs)
+            features = cache[key]
         return np.stack([self._predict_member(m, features) for m in self._models])
 
-    def predict(self, archs: Sequence[Architecture]) -> tuple[np.ndarray, np.ndarray]:
+    def predict(
+        self, archs: Sequence[Architecture], cache: dict[tuple[Any, ...], Any] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Ensemble mean and standard deviation of the members, per architecture."""
-        preds = self.predict_members(archs)
+        preds = self.predict_members(archs, cache)
         return preds.mean(axis=0), preds.std(axis=0)
 
     def save(self, path: str | Path) -> Path:

@@ -60,10 +60,13 @@ class FamilyEnsemble(Surrogate):
         self.card.update(n_train=len(y))
         return self
 
-    def predict_members(self, archs: Sequence[Architecture]) -> np.ndarray:
+    def predict_members(
+        self, archs: Sequence[Architecture], cache: dict[tuple[Any, ...], Any] | None = None
+    ) -> np.ndarray:
         if not self._models:
             raise RuntimeError("FamilyEnsemble is not fitted; call fit() or load() first")
-        return np.concatenate([part.predict_members(archs) for part in self.parts])
+        cache = {} if cache is None else cache  # parts with one encoding featurise once
+        return np.concatenate([part.predict_members(archs, cache) for part in self.parts])
 
     def save(self, path: str | Path) -> Path:
         if not self._models:

@@ -327,6 +327,9 @@ class _GraphSurrogate(Surrogate):
 
     # -- plug-in points ---------------------------------------------------
 
+    def feature_key(self) -> tuple[Any, ...]:
+        return (type(self)._features, self.conv)  # GCN inputs carry their normalisation
+
     def _features(self, archs: Sequence[Architecture]) -> Graphs:
         graphs = Graphs.from_batch(self.space.to_graph(archs))
         return graphs.gcn_normalised() if self.conv == "gcn" else graphs

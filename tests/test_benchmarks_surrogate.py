@@ -146,3 +146,14 @@ def test_cli_build_query_evaluate_on_real_darts_data(tmp_path, monkeypatch):
     assert "73 held-out architectures" in evaluated.output and plot.stat().st_size > 5000
     bad = runner.invoke(main, ["benchmark", "query", str(out), "--arch", '"Genotype(normal=[])"'])
     assert bad.exit_code == 2 and "architecture 1" in bad.output
+
+
+def test_models_with_the_same_inputs_featurise_a_query_once(built, synthetic, monkeypatch):
+    archs = list(synthetic.archs.values())[:25]
+    bench = built.benchmark  # xgb accuracy + xgb train time + xgb params, one encoding
+    expected = bench.query(archs).to_frame()
+    calls = []
+    encode = SPACE.encode
+    monkeypatch.setattr(SPACE, "encode", lambda a, kind=None: calls.append(kind) or encode(a, kind))
+    pd.testing.assert_frame_equal(bench.query(archs).to_frame(), expected)
+    assert calls == ["adjacency"]
