@@ -12,6 +12,7 @@ group.
 from __future__ import annotations
 
 from functools import partial
+from importlib import import_module
 from pathlib import Path
 from typing import Any, Callable
 
@@ -43,26 +44,24 @@ def _nbgraph(dataset: str) -> Benchmark:
     return TabularBenchmark(load_nbgraph(dataset), name=f"nbgraph-{dataset}")
 
 
+#: result formats: the module and function of each loader (imported on first use)
+LOADERS = {
+    "nb101-json": ("benchmarks.loaders.nb101", "load_nb101_json"),
+    "nb101-tfrecord": ("benchmarks.loaders.nb101", "load_nb101_tfrecord"),
+    "nb301": ("benchmarks.loaders.nb301", "load_result_jsons"),
+    "dvae": ("benchmarks.loaders.dvae", "load_dvae"),
+    "naslib-darts": ("benchmarks.loaders.naslib", "load_naslib_darts"),
+    "nbgraph": ("benchmarks.loaders.nbgraph", "load_nbgraph"),
+}
+FORMATS = tuple(LOADERS)
+
+
 def _loader(format: str) -> Callable[..., ResultSet]:
-    """The loader function of one result-file format (imported lazily)."""
-    if format == "nb101-json":
-        from benchmarks.loaders.nb101 import load_nb101_json as fn
-    elif format == "nb101-tfrecord":
-        from benchmarks.loaders.nb101 import load_nb101_tfrecord as fn
-    elif format == "nb301":
-        from benchmarks.loaders.nb301 import load_result_jsons as fn
-    elif format == "dvae":
-        from benchmarks.loaders.dvae import load_dvae as fn
-    elif format == "naslib-darts":
-        from benchmarks.loaders.naslib import load_naslib_darts as fn
-    elif format == "nbgraph":
-        from benchmarks.loaders.nbgraph import load_nbgraph as fn
-    else:
+    """The loader function of one result-file format."""
+    if format not in LOADERS:
         raise ValueError(f"unknown result format {format!r}; known: {', '.join(FORMATS)}")
-    return fn
-
-
-FORMATS = ("nb101-json", "nb101-tfrecord", "nb301", "dvae", "naslib-darts", "nbgraph")
+    module, function = LOADERS[format]
+    return getattr(import_module(module), function)
 
 
 def load_results(path: str | Path, format: str, **kwargs: Any) -> ResultSet:

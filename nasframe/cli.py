@@ -299,11 +299,18 @@ def _remote_search(bench_name, searcher_name, budget, seed, batch_size, out, add
     return History(rows=rows, error=error if isinstance(error, str) else None)
 
 
-def _curve(frame, optimum: float | None, title: str, path) -> None:
+def _pyplot():
+    """matplotlib's pyplot on the file-only Agg backend (no display on servers)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _curve(frame, optimum: float | None, title: str, path) -> None:
+    plt = _pyplot()
 
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot(frame["step"] + 1, frame["best_val_accuracy"], label="best validation accuracy so far")
@@ -375,10 +382,7 @@ def _regret_table(curves):
 
 
 def _regret_plot(curves, title: str, path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _pyplot()
 
     fig, ax = plt.subplots(figsize=(6, 4))
     for searcher_name, part in curves.groupby("searcher", sort=False):
@@ -420,10 +424,7 @@ def bpe_importance(data_path: str, seeds: int) -> None:
 
 
 def _scatter(table, title: str, path: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _pyplot()
 
     fig, ax = plt.subplots(figsize=(5, 5))
     ax.scatter(table["true"], table["predicted"], s=4, alpha=0.5)
