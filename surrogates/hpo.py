@@ -133,8 +133,6 @@ def _family_class(family: Any) -> type:
     cls = families.factory(family) if isinstance(family, str) else family
     if not (isinstance(cls, type) and issubclass(cls, Surrogate)):
         raise TypeError(f"{family!r} is not a surrogate family")
-    if not callable(getattr(cls, "search_space", None)):
-        raise TypeError(f"{cls.__name__} declares no search_space(space); it cannot be tuned")
     return cls
 
 
