@@ -423,6 +423,199 @@ def bpe_importance(data_path: str, seeds: int) -> None:
         click.echo(hyperparameter_importance(trials.config, target, seeds=seeds).to_markdown(floatfmt=".3f"))
 
 
+def _load_task(name: str, data: str | None):
+    from nasframe.tasks import DatasetError, load_task
+
+    try:
+        return load_task(name, **({"path": data} if data else {}))
+    except (DatasetError, KeyError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _recipe(items: tuple[str, ...], **defaults):
+    from nasframe.tasks import Recipe, RecipeError, parse_overrides
+
+    try:
+        return Recipe.from_dict({**defaults, **parse_overrides(list(items))})
+    except RecipeError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@main.command("tasks")
+def list_tasks() -> None:
+    """List the registered training tasks."""
+    from nasframe.tasks import task_names
+
+    for name in task_names():
+        click.echo(name)
+
+
+@main.command("train")
+@click.option("--task", "task_name", default="fashion-mnist", show_default=True, help="A registered task.")
+@click.option("--data", default=None, help="Dataset folder (Fashion-MNIST IDX files, cifar-10-batches-py).")
+@click.option("--space", "space_name", default="nb101", show_default=True)
+@click.option("--arch", "arch_text", default=None, help="Architecture JSON (default: a random one, --seed).")
+@click.option("--recipe", "recipe_items", multiple=True, metavar="FIELD=VALUE", help="Recipe fields, repeatable.")
+@click.option("--checkpoint", default=None, type=click.Path(file_okay=False),
+              help="Checkpoint folder: written every epoch, resumed from when it exists.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--threads", default=None, type=int, help="Torch threads (default: torch's).")
+def train(task_name, data, space_name, arch_text, recipe_items, checkpoint, seed, threads) -> None:
+    """Train one architecture on a task and print its per-epoch metrics."""
+    import torch
+
+    from nasframe.tasks import CheckpointMismatch, Trainer
+
+    if threads:
+        torch.set_num_threads(threads)
+    space_obj = _space(space_name)
+    arch = (_parse_arch(space_obj, arch_text) if arch_text
+            else space_obj.sample(np.random.default_rng(seed), 1)[0])
+    task = _load_task(task_name, data)
+    recipe = _recipe(recipe_items)
+    click.echo(f"{task}\narchitecture {space_obj.canonical_hash(arch)}\n{recipe}")
+
+    def show(metrics, _folder):
+        click.echo(f"epoch {metrics['epoch']}: val_accuracy {metrics['val_accuracy']:.4f}  "
+                   f"train_loss {metrics['train_loss']:.4f}  {metrics['images_per_second']:.0f} img/s  "
+                   f"{metrics['epoch_seconds']:.1f} s")
+
+    try:
+        result = Trainer(task, recipe, seed=seed, evaluate_test=True).fit(
+            space_obj, arch, checkpoint_dir=checkpoint, on_epoch=show)
+    except CheckpointMismatch as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(json.dumps({"val_accuracy": result.val_accuracy, "test_accuracy": result.test_accuracy,
+                           "params": result.params, "seconds": round(result.seconds, 2)}))
+
+
+@bpe.command("search")
+@click.option("--task", "task_name", default="fashion-mnist", show_default=True, help="A registered task.")
+@click.option("--data", default=None, help="Dataset folder, for tasks read from the user's files.")
+@click.option("--space", "space_name", default="nb101", show_default=True)
+@click.option("--archs", "num_archs", default=24, show_default=True, help="Architectures in the reference ranking.")
+@click.option("--full", "full_items", multiple=True, metavar="FIELD=VALUE",
+              help="The full recipe's fields (repeatable); the rest are Recipe's defaults.")
+@click.option("--budget", default=0.1, show_default=True, help="Largest cost ratio BPE / full.")
+@click.option("--rounds", default=3, show_default=True)
+@click.option("--per-round", default=5, show_default=True, help="BPE configurations trained per round.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Study folder: every training result is kept there, a re-run resumes.")
+@click.option("--address", default=None, help="Ray cluster address (default: a local Ray on every core).")
+def bpe_search(task_name, data, space_name, num_archs, full_items, budget, rounds, per_round, seed, out_dir,
+               address) -> None:
+    """Minimum Importance Pruning: a reference ranking at the full recipe, then a cheap recipe that agrees."""
+    import time
+    from pathlib import Path
+
+    from nasframe.core.files import atomic_file
+    from nasframe.estimation import BPEEvaluator, image_bpe_space, minimum_importance_pruning
+    from nasframe.training import ray_session
+
+    began = time.perf_counter()
+    space_obj = _space(space_name)
+    task = _load_task(task_name, data)
+    full = _recipe(full_items)
+    archs = space_obj.sample(np.random.default_rng(seed), num_archs)
+    out = Path(out_dir)
+    with ray_session(address):
+        try:
+            evaluator = BPEEvaluator(task, space_obj, archs, full, out / "trainings", seed=seed)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+        reference = evaluator.reference()
+        click.echo(f"reference: {num_archs} {space_name} architectures on {task.name}, {full}\n"
+                   f"  test accuracy median {reference['test_accuracy'].median():.4f} "
+                   f"(min {reference['test_accuracy'].min():.4f}, max {reference['test_accuracy'].max():.4f}), "
+                   f"{reference['seconds'].mean():.1f} s per architecture")
+        space_bpe = image_bpe_space(full, full.image_size or task.dataset.image_shape[-1])
+        shown = space_bpe.names + ["spearman", "kendall", "cost_ratio"]
+
+        def show(round_):
+            click.echo(f"\nround {round_.index + 1}: importance for Spearman (random forest)")
+            click.echo(round_.importance.to_markdown(floatfmt=".3f") if len(round_.importance) else "  (too few)")
+            if round_.fixed is not None:
+                click.echo(f"  fix {round_.fixed} = {round_.value}")
+
+        result = minimum_importance_pruning(space_bpe, evaluator, budget=budget, rounds=rounds,
+                                            per_round=per_round, seed=seed, on_round=show)
+    evaluations = result.evaluations
+    click.echo("\nall evaluated BPEs:")
+    click.echo(evaluations[shown + ["round"]].to_markdown(index=False, floatfmt=".3f"))
+    try:
+        best = result.best
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    config = {n: _plain(best[n]) for n in space_bpe.names}
+    chosen = space_bpe.recipe(config)
+    wall = time.perf_counter() - began
+    click.echo(f"\nbest BPE within {budget:g} of the full cost: {config}\n"
+               f"  Spearman {best['spearman']:.3f}, Kendall {best['kendall']:.3f}, "
+               f"cost ratio {best['cost_ratio']:.3f}; wall time {wall:.0f} s")
+    report = {
+        "task": task_name, "data": data, "space": space_name, "seed": seed, "budget": budget,
+        "full": full.to_dict(), "bpe": chosen.to_dict(), "bpe_config": config,
+        "spearman": float(best["spearman"]), "kendall": float(best["kendall"]),
+        "cost_ratio": float(best["cost_ratio"]), "wall_seconds": wall,
+        "reference_median_test_accuracy": float(reference["test_accuracy"].median()),
+        "reference_seconds_per_arch": float(reference["seconds"].mean()),
+        "rounds": [{"fixed": r.fixed, "value": _plain(r.value),
+                    "importance": {k: float(v) for k, v in r.importance.get("impurity", {}).items()}}
+                   for r in result.rounds],
+        "evaluations": json.loads(evaluations.to_json(orient="records")),
+    }
+    with atomic_file(out / "report.json", "w") as handle:
+        json.dump(report, handle, indent=1)
+    click.echo(f"report: {out / 'report.json'}")
+
+
+def _plain(value):
+    """numpy scalars as Python values, for JSON and recipes."""
+    return value.item() if hasattr(value, "item") else value
+
+
+@bpe.command("apply")
+@click.option("--out", "out_dir", required=True, type=click.Path(exists=True, file_okay=False),
+              help="A study folder of `nasframe bpe search` (its report.json).")
+@click.option("--searcher", "searcher_name", default="evolution", show_default=True)
+@click.option("--trials", default=16, show_default=True, help="Tune trials (architectures) at the BPE.")
+@click.option("--top-k", default=3, show_default=True, help="Architectures retrained at the full recipe.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--address", default=None, help="Ray cluster address (default: a local Ray on every core).")
+def bpe_apply(out_dir, searcher_name, trials, top_k, seed, address) -> None:
+    """Search with the study's BPE (Ray Tune, ASHA), retrain the top-k at the full recipe."""
+    from pathlib import Path
+
+    from nasframe.core.files import atomic_file
+    from nasframe.searchers import make
+    from nasframe.tasks import Recipe
+    from nasframe.training import ray_session, search_then_retrain
+
+    out = Path(out_dir)
+    if not (out / "report.json").is_file():
+        raise click.ClickException(f"{out / 'report.json'} missing: run `nasframe bpe search --out {out}` first")
+    report = json.loads((out / "report.json").read_text())
+    space_obj = _space(report["space"])
+    task = _load_task(report["task"], report["data"])
+    searcher = make(searcher_name, space_obj, seed=seed)
+    with ray_session(address):
+        result = search_then_retrain(searcher, task, Recipe.from_dict(report["bpe"]),
+                                     Recipe.from_dict(report["full"]), num_samples=trials, top_k=top_k,
+                                     storage_path=str((out / "tune").resolve()), seed=report["seed"])
+    median = report["reference_median_test_accuracy"]
+    click.echo(f"{len(result.trials)} trials with the BPE; top {top_k} retrained at the full recipe:")
+    click.echo(result.retrained.drop(columns="arch").to_markdown(index=False, floatfmt=".4f"))
+    best = result.best
+    click.echo(f"best: full-budget test accuracy {best['test_accuracy']:.4f} vs median of the "
+               f"reference's random architectures {median:.4f} "
+               f"({'beats' if best['test_accuracy'] > median else 'does not beat'} it)")
+    with atomic_file(out / f"apply-{searcher_name}-{seed}.json", "w") as handle:
+        json.dump({"searcher": searcher_name, "seed": seed, "trials": json.loads(result.trials.to_json(orient="records")),
+                   "retrained": json.loads(result.retrained.to_json(orient="records")),
+                   "reference_median_test_accuracy": median}, handle, indent=1)
+
+
 def _scatter(table, title: str, path: str) -> None:
     plt = _pyplot()
 

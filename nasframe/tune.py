@@ -12,7 +12,7 @@ surrogate query). :class:`TuneSearcher` turns the ask/tell
     space = nasframe.load_space("nb101")
     tuner = tune.Tuner(
         train_architecture,
-        param_space={"space": "nb101", "epochs": 4},
+        param_space={"space": "nb101", "task": "fashion-mnist", "recipe": {"epochs": 4}},
         tune_config=tune.TuneConfig(search_alg=TuneSearcher(make("random", space, seed=0)),
                                     scheduler=ASHAScheduler(max_t=4, grace_period=1),
                                     num_samples=20, metric="val_accuracy", mode="max"),
@@ -35,7 +35,6 @@ from __future__ import annotations
 import os
 import pickle
 import tempfile
-import time
 from typing import Any
 
 from ray.tune.search import Searcher as _TuneSearcherBase
@@ -186,102 +185,49 @@ class TuneSearcher(_TuneSearcherBase):
             self.set_state(pickle.load(handle))
 
 
-# -- an example trainable: real training of a small network on real data --------------------------------
+# -- the trainable: one real training of one architecture per trial ------------------------------------
 
-#: the small network configurations of :func:`train_architecture`, per space
-SMALL_MODELS: dict[str, dict[str, Any]] = {
-    "nb101": {"stem_channels": 16, "num_stacks": 1, "cells_per_stack": 1, "in_channels": 1, "bn_momentum": 0.1},
-    "enas": {"channels": 8, "in_channels": 1, "dropout": 0.0},
-}
+def train_architecture(config: dict[str, Any], task: Any = None) -> None:
+    """Ray Tune function trainable: train ``config["arch"]`` with :class:`nasframe.tasks.Trainer`.
 
+    Config: ``arch`` (an architecture's JSON, as :class:`TuneSearcher`
+    suggests), ``space`` (``"nb101"``), ``task`` (a registered task name,
+    ``"digits"``) with ``task_options``, ``recipe`` (fields of
+    :class:`nasframe.tasks.Recipe`; its ``epochs`` is Tune's
+    ``training_iteration``, what ASHA's ``max_t`` counts), ``seed`` (0),
+    ``threads`` (torch intra-op threads, 1), ``evaluate_test`` (False).
+    Pass a loaded task with ``tune.with_parameters(train_architecture,
+    task=task)`` so its images travel once through the object store instead
+    of being read by every trial.
 
-def digits_split(val_fraction: float = 0.2, seed: int = 0):
-    """scikit-learn's 8x8 digits (1,797 real images, shipped with scikit-learn; offline) as tensors:
-    ``(x_train, y_train, x_val, y_val)``, images ``(n, 1, 8, 8)`` scaled to [0, 1]."""
-    import numpy as np
-    import torch
-    from sklearn.datasets import load_digits
-
-    data = load_digits()
-    x = torch.tensor(data.images / 16.0, dtype=torch.float32).unsqueeze(1)
-    y = torch.tensor(data.target, dtype=torch.long)
-    order = torch.tensor(np.random.default_rng(seed).permutation(len(y)))
-    cut = int(round(len(y) * (1.0 - val_fraction)))
-    train, val = order[:cut], order[cut:]
-    return x[train], y[train], x[val], y[val]
-
-
-def train_architecture(config: dict[str, Any]) -> None:
-    """Ray Tune function trainable: train ``config["arch"]`` on the digits, report per epoch.
-
-    Config: ``arch`` (JSON of an architecture, as :class:`TuneSearcher`
-    suggests), ``space`` (``"nb101"`` or ``"enas"``, or any space whose
-    ``build_model`` takes ``in_channels``), ``epochs`` (2), ``batch_size``
-    (32), ``lr`` (0.05, SGD momentum 0.9, cosine), ``model`` (overrides of
-    :data:`SMALL_MODELS`), ``seed`` (0), ``threads`` (torch threads, 1).
-    Every epoch reports ``val_accuracy``, ``train_loss``, ``epoch`` and
-    ``params`` with a checkpoint (model, optimiser and schedule state); a
-    restarted trial resumes from its latest checkpoint.
+    Every epoch reports the trainer's metrics (``val_accuracy``,
+    ``train_loss``, ``epoch``, ``params``, ``epoch_seconds``...) with a
+    checkpoint; a restarted trial resumes after its last checkpointed epoch.
     """
+    import shutil
+
     import torch
     from ray import tune
     from ray.tune import Checkpoint
 
     from nasframe.core import load_space
+    from nasframe.tasks import Recipe, Trainer, load_task
+    from nasframe.tasks.trainer import CHECKPOINT_FILE
 
     torch.set_num_threads(int(config.get("threads", 1)))
-    space_name = config.get("space", "nb101")
-    space = load_space(space_name)
+    if task is None:
+        task = load_task(config.get("task", "digits"), **dict(config.get("task_options", {})))
+    space = load_space(config.get("space", "nb101"))
     arch = space.from_json(config["arch"])
-    epochs = int(config.get("epochs", 2))
-    batch_size = int(config.get("batch_size", 32))
-    seed = int(config.get("seed", 0))
-    torch.manual_seed(seed)
-    model_config = {**SMALL_MODELS.get(space_name, {"in_channels": 1}), **dict(config.get("model", {}))}
-    model = space.build_model(arch, **model_config)
-    optimizer = torch.optim.SGD(model.parameters(), lr=float(config.get("lr", 0.05)), momentum=0.9,
-                                weight_decay=float(config.get("weight_decay", 1e-4)))
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(epochs, 1))
-    x_train, y_train, x_val, y_val = digits_split(seed=0)
-    params = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    trainer = Trainer(task, Recipe.from_dict(config.get("recipe", {})), seed=int(config.get("seed", 0)),
+                      evaluate_test=bool(config.get("evaluate_test", False)))
+    with tempfile.TemporaryDirectory(prefix="nasframe-trial-") as work:
+        checkpoint = tune.get_checkpoint()
+        if checkpoint is not None:
+            with checkpoint.as_directory() as folder:
+                shutil.copy(os.path.join(folder, CHECKPOINT_FILE), os.path.join(work, CHECKPOINT_FILE))
 
-    start_epoch = 0
-    checkpoint = tune.get_checkpoint()
-    if checkpoint is not None:
-        with checkpoint.as_directory() as folder:
-            state = torch.load(os.path.join(folder, "state.pt"), weights_only=False)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        schedule.load_state_dict(state["schedule"])
-        start_epoch = int(state["epoch"])
-        torch.set_rng_state(state["torch_rng"])
+        def report(metrics: dict[str, Any], folder: Any) -> None:
+            tune.report(metrics, checkpoint=Checkpoint.from_directory(str(folder)))
 
-    loss_fn = torch.nn.CrossEntropyLoss()
-    for epoch in range(start_epoch, epochs):
-        began = time.perf_counter()
-        model.train()
-        order = torch.randperm(len(y_train))
-        total_loss = 0.0
-        for i in range(0, len(order), batch_size):
-            idx = order[i : i + batch_size]
-            optimizer.zero_grad(set_to_none=True)
-            loss = loss_fn(model(x_train[idx]), y_train[idx])
-            loss.backward()
-            optimizer.step()
-            total_loss += float(loss) * len(idx)
-        schedule.step()
-        model.eval()
-        with torch.no_grad():
-            correct = int((model(x_val).argmax(dim=1) == y_val).sum())
-        metrics = {
-            "val_accuracy": correct / len(y_val),
-            "train_loss": total_loss / len(y_train),
-            "epoch": epoch + 1,
-            "params": params,
-            "epoch_seconds": time.perf_counter() - began,
-        }
-        with tempfile.TemporaryDirectory() as folder:
-            torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                        "schedule": schedule.state_dict(), "epoch": epoch + 1,
-                        "torch_rng": torch.get_rng_state()}, os.path.join(folder, "state.pt"))
-            tune.report(metrics, checkpoint=Checkpoint.from_directory(folder))
+        trainer.fit(space, arch, checkpoint_dir=work, on_epoch=report)

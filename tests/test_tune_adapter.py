@@ -17,7 +17,7 @@ from ray.tune.schedulers import ASHAScheduler
 
 from nasframe.core import load_space
 from nasframe.searchers import RandomSearch
-from nasframe.tune import TuneSearcher, digits_split, train_architecture
+from nasframe.tune import TuneSearcher, train_architecture
 
 #: real (tiny) trainings under Ray Tune: end-to-end, tens of seconds
 pytestmark = pytest.mark.slow
@@ -53,21 +53,12 @@ def test_suggest_complete_save_restore(tmp_path):
     assert isinstance(capped.suggest("a"), dict) and capped.suggest("b") == TuneSearcher.FINISHED
 
 
-def test_digits_are_real_and_split_reproducibly():
-    x_train, y_train, x_val, y_val = digits_split()
-    assert x_train.shape[1:] == (1, 8, 8) and len(y_train) + len(y_val) == 1797
-    assert 0.0 <= float(x_train.min()) and float(x_train.max()) == 1.0
-    assert sorted(set(y_val.tolist())) == list(range(10))
-    again = digits_split()
-    assert (again[1] == y_train).all()
-
-
 def test_tuner_with_asha_trains_real_networks(ray_session, tmp_path):
     space = load_space("nb101")
     adapter = TuneSearcher(RandomSearch(space, seed=0))
     tuner = tune.Tuner(
         tune.with_resources(train_architecture, {"cpu": 1}),
-        param_space={"space": "nb101", "epochs": 2},
+        param_space={"space": "nb101", "task": "digits", "recipe": {"epochs": 2}},
         tune_config=tune.TuneConfig(search_alg=adapter, scheduler=ASHAScheduler(max_t=2, grace_period=1),
                                     num_samples=4, metric="val_accuracy", mode="max"),
         run_config=tune.RunConfig(storage_path=str(tmp_path), name="asha", verbose=0),
@@ -115,7 +106,8 @@ def test_killed_trial_resumes_from_its_checkpoint(ray_session, tmp_path):
     marker = tmp_path / "killed"
     tuner = tune.Tuner(
         tune.with_resources(_kill_after_first_epoch, {"cpu": 1}),
-        param_space={"space": "nb101", "epochs": 3, "arch": arch.to_json(), "marker": str(marker)},
+        param_space={"space": "nb101", "task": "digits", "recipe": {"epochs": 3}, "arch": arch.to_json(),
+                     "marker": str(marker)},
         tune_config=tune.TuneConfig(num_samples=1, metric="val_accuracy", mode="max"),
         run_config=tune.RunConfig(storage_path=str(tmp_path), name="kill", verbose=0,
                                   failure_config=tune.FailureConfig(max_failures=1)),

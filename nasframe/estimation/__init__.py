@@ -1,10 +1,35 @@
 """Budgeted performance estimation (BPE): what a cheap training recipe tells about the full one.
 
-So far: the real BPE trials of Zheng et al. (CVPR 2020) and the
-random-forest importance analysis that Minimum Importance Pruning builds on.
+- :mod:`~nasframe.estimation.bpe`: BPE configurations as a typed space over recipe fields;
+- :mod:`~nasframe.estimation.mip`: Minimum Importance Pruning and the Ray-backed BPE evaluator;
+- :mod:`~nasframe.estimation.importance`: the random-forest importance MIP uses;
+- :mod:`~nasframe.estimation.trials`: the real BPE trials of Zheng et al. (CVPR 2020).
 """
 
+from nasframe.estimation.bpe import BPEParameter, BPESpace, config_key, image_bpe_space
 from nasframe.estimation.importance import hyperparameter_importance
+from nasframe.estimation.mip import (
+    BPEEvaluator,
+    MIPResult,
+    MIPRound,
+    minimum_importance_pruning,
+    rank_correlations,
+)
 from nasframe.estimation.trials import HYPERPARAMETERS, BPEFormatError, BPETrials, load_bpe_trials
 
-__all__ = ["HYPERPARAMETERS", "BPEFormatError", "BPETrials", "hyperparameter_importance", "load_bpe_trials"]
+__all__ = [
+    "HYPERPARAMETERS",
+    "BPEEvaluator",
+    "BPEFormatError",
+    "BPEParameter",
+    "BPESpace",
+    "BPETrials",
+    "MIPResult",
+    "MIPRound",
+    "config_key",
+    "hyperparameter_importance",
+    "image_bpe_space",
+    "load_bpe_trials",
+    "minimum_importance_pruning",
+    "rank_correlations",
+]

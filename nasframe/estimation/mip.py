@@ -1,0 +1,277 @@
+"""Minimum Importance Pruning (Zheng et al., CVPR 2020): find a cheap recipe that ranks like full training.
+
+Each round samples BPE configurations from the current space, evaluates the
+ones predicted to fit the cost budget (cheapest first), fits random forests
+from configuration to rank correlation, and fixes the least important free
+hyper-parameter. Fixing a field the forests say does not matter costs no
+correlation and shrinks the space, so later rounds sample the fields that
+do matter more densely.
+
+Which value a pruned field is fixed to: the cheapest one measured, as in the
+paper, when its values differ in measured cost by more than 10%; for a
+cost-neutral field (learning rate, cutout: the cost is the same whatever the
+value) the value whose configurations ranked best on average, since
+"cheapest" means nothing there.
+
+Costs are ratios against the full recipe's measured mean cost per
+architecture. Before any measurement candidates are ordered by
+:meth:`BPESpace.cost_proxy`; after each round the proxy is calibrated to the
+measured ratios (``ratio ~ a + b * proxy``, least squares), which absorbs
+the fixed per-training costs (building the model, evaluating) the proxy
+cannot know.
+
+Everything MIP measures goes through ``evaluate``; with
+:class:`BPEEvaluator` every evaluation is one file written atomically, so a
+killed search re-run with the same arguments replays its decisions from the
+stored evaluations and trains only what is missing.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy.stats import kendalltau, spearmanr
+
+from nasframe.core import Architecture, SearchSpace
+from nasframe.core.files import atomic_file
+from nasframe.estimation.bpe import BPESpace, config_key
+from nasframe.estimation.importance import hyperparameter_importance
+from nasframe.tasks import ImageClassification, Recipe
+
+#: configurations -> one row each: spearman, kendall, cost_ratio (plus anything else to keep)
+Evaluate = Callable[[list[dict[str, Any]]], pd.DataFrame]
+
+
+@dataclass
+class MIPRound:
+    """What one round measured and decided."""
+
+    index: int
+    evaluated: list[dict[str, Any]]
+    importance: pd.DataFrame
+    fixed: str | None
+    value: Any
+
+
+@dataclass
+class MIPResult:
+    """All evaluations, the rounds, and the best configuration within the cost budget."""
+
+    evaluations: pd.DataFrame
+    rounds: list[MIPRound] = field(default_factory=list)
+    budget: float = 0.1
+
+    @property
+    def within_budget(self) -> pd.DataFrame:
+        return self.evaluations[self.evaluations["cost_ratio"] <= self.budget]
+
+    @property
+    def best(self) -> pd.Series:
+        """The evaluated configuration with the highest Spearman correlation within the budget."""
+        candidates = self.within_budget
+        if candidates.empty:
+            raise ValueError(f"no evaluated configuration costs <= {self.budget:.3g} of the full recipe")
+        return candidates.loc[candidates["spearman"].idxmax()]
+
+
+def _calibrate(proxies: np.ndarray, ratios: np.ndarray) -> tuple[float, float]:
+    """Least-squares ``ratio ~ a + b * proxy`` with a, b >= 0 (identity until two costs are known)."""
+    if len(proxies) < 2 or np.ptp(proxies) == 0:
+        return 0.0, 1.0
+    b, a = np.polyfit(proxies, ratios, 1)
+    return max(float(a), 0.0), max(float(b), 1e-6)
+
+
+def _fixed_value(space: BPESpace, name: str, evaluations: pd.DataFrame) -> Any:
+    """The value to pin ``name`` to: the cheapest measured, or the best-ranking when cost-neutral."""
+    choices = space.parameters[name].choices
+    column = evaluations[name].map(str)
+    stats = {c: evaluations[column == str(c)] for c in choices}
+    measured = {c: s for c, s in stats.items() if len(s)}
+    if not measured:
+        return choices[0]
+    costs = {c: s["cost_ratio"].mean() for c, s in measured.items()}
+    if max(costs.values()) > 1.1 * min(costs.values()):
+        return min(costs, key=costs.get)
+    return max(measured, key=lambda c: measured[c]["spearman"].mean())
+
+
+def minimum_importance_pruning(
+    space: BPESpace,
+    evaluate: Evaluate,
+    *,
+    budget: float = 0.1,
+    rounds: int = 3,
+    per_round: int = 5,
+    seed: int = 0,
+    pool: int = 4000,
+    slack: float = 1.5,
+    importance_seeds: int = 5,
+    on_round: Callable[[MIPRound], None] | None = None,
+) -> MIPResult:
+    """Run MIP: ``rounds`` rounds of ``per_round`` evaluations each, pruning one field per round.
+
+    Candidates are drawn from a ``pool`` of random configurations of the
+    current space whose calibrated predicted cost ratio is at most
+    ``slack * budget`` (a little above the budget, so the forests see where
+    correlation is bought), and are evaluated cheapest first.
+    """
+    rng = np.random.default_rng(seed)
+    rows: list[pd.DataFrame] = []
+    result = MIPResult(evaluations=pd.DataFrame(), budget=budget)
+    a, b = 0.0, 1.0
+    for index in range(rounds):
+        seen = set() if not rows else {config_key(c) for c in _configs(result.evaluations, space)}
+        candidates = []
+        for config in space.sample(rng, pool):
+            key = config_key(config)
+            if key in seen:
+                continue
+            seen.add(key)
+            predicted = a + b * space.cost_proxy(config)
+            if predicted <= slack * budget:
+                candidates.append((predicted, key, config))
+        if not candidates:
+            break
+        picks = [candidates[i] for i in rng.choice(len(candidates), min(per_round, len(candidates)), replace=False)]
+        configs = [c for _, _, c in sorted(picks, key=lambda t: t[0])]
+        measured = evaluate(configs).reset_index(drop=True)
+        measured = pd.concat([pd.DataFrame(configs), measured.drop(columns=space.names, errors="ignore")], axis=1)
+        measured["round"] = index
+        measured["proxy"] = [space.cost_proxy(c) for c in configs]
+        rows.append(measured)
+        result.evaluations = pd.concat(rows, ignore_index=True)
+        a, b = _calibrate(result.evaluations["proxy"].to_numpy(), result.evaluations["cost_ratio"].to_numpy())
+
+        free = space.free
+        table = space.frame(_configs(result.evaluations, space))[free]
+        varied = [n for n in free if table[n].nunique() > 1]
+        importance = (hyperparameter_importance(table[varied], result.evaluations["spearman"],
+                                                seeds=importance_seeds, n_estimators=200, repeats=5)
+                      if len(varied) >= 1 and len(table) >= 4 else pd.DataFrame())
+        # a free field never varied has no measurable importance: it goes first
+        never = [n for n in free if n not in varied]
+        least = never[0] if never else (importance.index[-1] if len(importance) else None)
+        value = None
+        if least is not None and len(free) > 1 and index < rounds - 1:
+            value = _fixed_value(space, least, result.evaluations)
+            space = space.fix(least, value)
+        else:
+            least = None
+        round_ = MIPRound(index, configs, importance, least, value)
+        result.rounds.append(round_)
+        if on_round is not None:
+            on_round(round_)
+    return result
+
+
+def _configs(evaluations: pd.DataFrame, space: BPESpace) -> list[dict[str, Any]]:
+    return [{n: _restore(row[n], space.parameters[n].choices) for n in space.names}
+            for _, row in evaluations.iterrows()]
+
+
+def _restore(value: Any, choices: Sequence[Any]) -> Any:
+    """A value read back from a frame (where ints may have become floats) as the choice it was."""
+    for choice in choices:
+        if str(choice) == str(value) or (not isinstance(choice, str) and choice is not None
+                                         and not isinstance(value, str) and value is not None
+                                         and float(choice) == float(value)):
+            return choice
+    return value
+
+
+def rank_correlations(estimate: Sequence[float], reference: Sequence[float]) -> tuple[float, float]:
+    """Spearman and Kendall correlation of a BPE's accuracies with the reference ones."""
+    return float(spearmanr(estimate, reference).statistic), float(kendalltau(estimate, reference).statistic)
+
+
+class BPEEvaluator:
+    """Trains a fixed set of architectures under BPE recipes on Ray and scores them against a reference.
+
+    The reference is the same architectures trained with the full recipe
+    (:meth:`reference`, test accuracy); a BPE is scored by the Spearman and
+    Kendall correlation of its *validation* accuracies (what a search would
+    see) with the reference, and by its cost ratio, its mean training
+    seconds per architecture over the reference's. Every training result is
+    a JSON file in ``folder`` (written atomically), so re-running after a kill
+    trains only what is missing.
+    """
+
+    def __init__(self, task: ImageClassification, space: SearchSpace, archs: Sequence[Architecture],
+                 full: Recipe, folder: str | Path, *, seed: int = 0,
+                 resources: dict[str, float] | None = None) -> None:
+        self.task, self.space, self.archs, self.full = task, space, list(archs), full
+        self.folder = Path(folder)
+        self.seed = seed
+        self.resources = resources
+        self.hashes = [space.canonical_hash(a) for a in self.archs]
+        if len(set(self.hashes)) != len(self.hashes):
+            raise ValueError("the reference architectures must be distinct")
+        self._reference: pd.DataFrame | None = None
+        self._check_manifest()
+
+    def _check_manifest(self) -> None:
+        """Pin the folder to this study: stored trainings of another task, space, set of
+        architectures, full recipe or seed must not be mixed into this one's scores."""
+        manifest = {"task": self.task.name, "task_seed": self.task.seed, "space": self.space.name,
+                    "archs": self.hashes, "full": self.full.to_dict(), "seed": self.seed}
+        path = self.folder / "manifest.json"
+        if path.is_file():
+            stored = json.loads(path.read_text())
+            differs = sorted(k for k in manifest if stored.get(k) != manifest[k])
+            if differs:
+                raise ValueError(f"{self.folder} holds another BPE study (differs in {differs}); "
+                                 f"use a new folder or the same settings")
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with atomic_file(path, "w") as handle:
+            json.dump(manifest, handle, indent=1)
+
+    def _train(self, recipes: dict[str, Recipe], evaluate_test: bool) -> dict[str, pd.DataFrame]:
+        """Train every architecture under every recipe not already stored; per recipe key, a frame."""
+        from nasframe.training import train_many
+
+        jobs = []
+        for key, recipe in recipes.items():
+            for arch, h in zip(self.archs, self.hashes):
+                if not (self.folder / key / f"{h}.json").is_file():
+                    jobs.append((key, recipe, arch, h))
+
+        def store(index: int, r: Any) -> None:
+            key, recipe, _, h = jobs[index]
+            (self.folder / key).mkdir(parents=True, exist_ok=True)
+            with atomic_file(self.folder / key / f"{h}.json", "w") as handle:
+                json.dump({"arch": h, "recipe": recipe.to_dict(), "val_accuracy": r.val_accuracy,
+                           "test_accuracy": r.test_accuracy, "seconds": r.seconds, "params": r.params}, handle)
+
+        if jobs:
+            train_many(self.task, self.space, [j[2] for j in jobs], [j[1] for j in jobs], seed=self.seed,
+                       evaluate_test=evaluate_test, resources=self.resources, on_result=store)
+        return {key: pd.DataFrame([json.loads((self.folder / key / f"{h}.json").read_text()) for h in self.hashes])
+                for key in recipes}
+
+    def reference(self) -> pd.DataFrame:
+        """The architectures trained with the full recipe: one row each (val/test accuracy, seconds)."""
+        if self._reference is None:
+            self._reference = self._train({"full": self.full}, evaluate_test=True)["full"]
+        return self._reference
+
+    def __call__(self, configs: list[dict[str, Any]]) -> pd.DataFrame:
+        reference = self.reference()
+        full_cost = reference["seconds"].mean()
+        recipes = {config_key(c): self.full.replace(**c) for c in configs}
+        trained = self._train(recipes, evaluate_test=False)
+        rows = []
+        for config in configs:
+            frame = trained[config_key(config)]
+            spearman, kendall = rank_correlations(frame["val_accuracy"], reference["test_accuracy"])
+            rows.append({**config, "spearman": spearman, "kendall": kendall,
+                         "cost_ratio": frame["seconds"].mean() / full_cost,
+                         "seconds_per_arch": frame["seconds"].mean(),
+                         "mean_val_accuracy": frame["val_accuracy"].mean()})
+        return pd.DataFrame(rows)

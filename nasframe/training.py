@@ -1,0 +1,256 @@
+"""Training architectures on Ray: batches of trainings, a training evaluator, search-then-retrain.
+
+Three ways to spend a cluster on real trainings, all one architecture per
+worker (a training is seconds to hours, so Ray's ~1 s per task is noise):
+
+- :func:`train_many`: plain Ray tasks, for a fixed list of (architecture,
+  recipe) pairs such as a reference ranking or a BPE's evaluation. Ray
+  re-runs a task whose worker died.
+- :class:`TrainingEvaluator`: the :class:`~nasframe.core.Evaluator` of a
+  task, one Ray Tune trial per architecture (checkpointed every epoch, so a
+  killed trial resumes); any searcher runs on it through
+  :func:`nasframe.runner.run_search`.
+- :func:`search_then_retrain`: a searcher under Ray Tune with ASHA on a cheap
+  recipe (a BPE), then its top-k retrained at the full recipe.
+
+The task's images go once into Ray's object store (``ray.put`` /
+``tune.with_parameters``), not once per training.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator, Sequence
+
+import pandas as pd
+
+from nasframe.core import Architecture, EvalResult, Fidelity, SearchSpace, Searcher
+from nasframe.tasks import ImageClassification, Recipe, Trainer, TrainResult
+
+
+@contextlib.contextmanager
+def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iterator[None]:
+    """Ray for the block: joins ``address`` or starts a local instance (``num_cpus``, default every
+    core, no dashboard) unless one is running already; shuts down only what it started."""
+    import ray
+
+    if ray.is_initialized():
+        yield
+        return
+    if address is not None:
+        ray.init(address=address)
+    else:
+        ray.init(num_cpus=num_cpus or os.cpu_count(), include_dashboard=False)
+    try:
+        yield
+    finally:
+        ray.shutdown()
+
+
+def _train_one(task: ImageClassification, space: SearchSpace, arch_json: Any, recipe: dict[str, Any], seed: int,
+               threads: int, evaluate_test: bool) -> TrainResult:
+    import torch
+
+    torch.set_num_threads(threads)
+    return Trainer(task, Recipe.from_dict(recipe), seed=seed, evaluate_test=evaluate_test).fit(
+        space, space.from_json(arch_json))
+
+
+def default_resources(cpus: int = 1) -> dict[str, float]:
+    """One GPU per training when the Ray cluster has GPUs, else ``cpus`` CPUs."""
+    import ray
+
+    gpus = ray.cluster_resources().get("GPU", 0) if ray.is_initialized() else 0
+    return {"cpu": cpus, "gpu": 1} if gpus else {"cpu": cpus}
+
+
+def train_many(
+    task: ImageClassification,
+    space: SearchSpace,
+    archs: Sequence[Architecture],
+    recipes: Recipe | Sequence[Recipe],
+    *,
+    seed: int = 0,
+    evaluate_test: bool = False,
+    resources: dict[str, float] | None = None,
+    on_result: Callable[[int, TrainResult], None] | None = None,
+) -> list[TrainResult]:
+    """Train every architecture (with one recipe, or one recipe each) as parallel Ray tasks, in order.
+
+    ``on_result(index, result)`` is called as each training finishes (in
+    completion order), so a caller can store results before the batch ends.
+    """
+    import ray
+
+    if isinstance(recipes, Recipe):
+        recipes = [recipes] * len(archs)
+    if len(recipes) != len(archs):
+        raise ValueError(f"{len(archs)} architectures but {len(recipes)} recipes")
+    resources = resources or default_resources()
+    remote = ray.remote(_train_one).options(num_cpus=resources.get("cpu", 1), num_gpus=resources.get("gpu", 0),
+                                            max_retries=2)
+    task_ref, space_ref = ray.put(task), ray.put(space)
+    threads = max(1, int(resources.get("cpu", 1)))
+    refs = [remote.remote(task_ref, space_ref, a.to_json(), r.to_dict(), seed, threads, evaluate_test)
+            for a, r in zip(archs, recipes)]
+    results: dict[int, TrainResult] = {}
+    pending = {ref: i for i, ref in enumerate(refs)}
+    while pending:
+        done, _ = ray.wait(list(pending), num_returns=1)
+        index = pending.pop(done[0])
+        results[index] = ray.get(done[0])
+        if on_result is not None:
+            on_result(index, results[index])
+    return [results[i] for i in range(len(refs))]
+
+
+def _tune_config(space: SearchSpace, recipe: Recipe, seed: int, evaluate_test: bool) -> dict[str, Any]:
+    return {"space": space.name, "recipe": recipe.to_dict(), "seed": seed, "evaluate_test": evaluate_test}
+
+
+def _result_of(metrics: dict[str, Any]) -> EvalResult:
+    return EvalResult(
+        val_accuracy=float(metrics["val_accuracy"]),
+        test_accuracy=metrics.get("test_accuracy"),
+        train_time=float(metrics.get("time_total_s", 0.0)),
+        params=int(metrics["params"]),
+        fidelity=Fidelity(epochs=int(metrics["epoch"])),
+        cost=float(metrics.get("time_total_s", 0.0)),
+    )
+
+
+class TrainingEvaluator:
+    """Evaluates architectures by training them on ``task``, one Ray Tune trial each.
+
+    ``evaluate(archs, fidelity, seed)`` trains the batch in parallel (a
+    ``fidelity.epochs`` overrides the recipe's epochs), each trial with
+    ``resources`` (default: one GPU if the cluster has any, else one CPU) and
+    an optional Tune ``scheduler`` (e.g. ASHA). Trials checkpoint every epoch
+    and are retried ``max_failures`` times from their checkpoint. Results are
+    returned in the order of ``archs``; duplicates are trained once.
+    """
+
+    def __init__(
+        self,
+        task: ImageClassification,
+        space: SearchSpace,
+        recipe: Recipe | None = None,
+        *,
+        resources: dict[str, float] | None = None,
+        storage_path: str | None = None,
+        scheduler: Any = None,
+        max_failures: int = 2,
+        evaluate_test: bool = False,
+    ) -> None:
+        self.task, self.space = task, space
+        self.recipe = recipe or Recipe()
+        self.resources = resources
+        self.storage_path = storage_path or tempfile.mkdtemp(prefix="nasframe-tune-")
+        self.scheduler = scheduler
+        self.max_failures = max_failures
+        self.evaluate_test = evaluate_test
+        self.calls = 0
+
+    def evaluate(self, archs: Sequence[Architecture], fidelity: Fidelity | None = None,
+                 seed: int | None = None) -> list[EvalResult]:
+        from ray import tune
+
+        from nasframe.tune import train_architecture
+
+        recipe = self.recipe
+        if fidelity is not None and fidelity.epochs is not None:
+            recipe = recipe.replace(epochs=int(fidelity.epochs))
+        unique = list(dict.fromkeys(json.dumps(a.to_json(), sort_keys=True) for a in archs))
+        self.calls += 1
+        tuner = tune.Tuner(
+            tune.with_resources(tune.with_parameters(train_architecture, task=self.task),
+                                self.resources or default_resources()),
+            param_space={**_tune_config(self.space, recipe, seed or 0, self.evaluate_test),
+                         "arch": tune.grid_search([json.loads(u) for u in unique])},
+            tune_config=tune.TuneConfig(metric="val_accuracy", mode="max", scheduler=self.scheduler),
+            run_config=tune.RunConfig(storage_path=self.storage_path, name=f"evaluate-{self.calls}", verbose=0,
+                                      failure_config=tune.FailureConfig(max_failures=self.max_failures)),
+        )
+        by_arch: dict[str, EvalResult] = {}
+        for result in tuner.fit():
+            if result.error is not None:
+                raise RuntimeError(f"training of {result.config['arch']} failed: {result.error}")
+            by_arch[json.dumps(result.config["arch"], sort_keys=True)] = _result_of(result.metrics)
+        return [by_arch[json.dumps(a.to_json(), sort_keys=True)] for a in archs]
+
+
+@dataclass
+class SearchRetrainResult:
+    """The trials of the cheap search and the full-budget retraining of its top-k."""
+
+    #: one row per Tune trial: arch (JSON), val_accuracy at the BPE, epochs reached, seconds
+    trials: pd.DataFrame
+    #: the top-k: arch, bpe_val_accuracy, full val/test accuracy, seconds
+    retrained: pd.DataFrame
+
+    @property
+    def best(self) -> pd.Series:
+        """The retrained architecture with the best full-budget validation accuracy."""
+        return self.retrained.loc[self.retrained["val_accuracy"].idxmax()]
+
+
+def search_then_retrain(
+    searcher: Searcher,
+    task: ImageClassification,
+    bpe: Recipe,
+    full: Recipe,
+    *,
+    num_samples: int,
+    top_k: int = 3,
+    scheduler: Any = "asha",
+    resources: dict[str, float] | None = None,
+    storage_path: str | None = None,
+    seed: int = 0,
+) -> SearchRetrainResult:
+    """Search with the cheap recipe ``bpe`` (Ray Tune, ASHA by default), retrain the top-k at ``full``.
+
+    Only trials that reached the BPE's last epoch compete for the top-k
+    (ASHA's early-stopped trials were judged worse at a lower fidelity).
+    """
+    from ray import tune
+    from ray.tune.schedulers import ASHAScheduler
+
+    from nasframe.tune import TuneSearcher, train_architecture
+
+    space = searcher.space
+    if scheduler == "asha":
+        scheduler = ASHAScheduler(time_attr="training_iteration", max_t=bpe.epochs, grace_period=1,
+                                  reduction_factor=2)
+    storage_path = storage_path or tempfile.mkdtemp(prefix="nasframe-tune-")
+    tuner = tune.Tuner(
+        tune.with_resources(tune.with_parameters(train_architecture, task=task), resources or default_resources()),
+        param_space=_tune_config(space, bpe, seed, False),
+        tune_config=tune.TuneConfig(search_alg=TuneSearcher(searcher), scheduler=scheduler,
+                                    num_samples=num_samples, metric="val_accuracy", mode="max"),
+        run_config=tune.RunConfig(storage_path=storage_path, name="bpe-search", verbose=0,
+                                  failure_config=tune.FailureConfig(max_failures=2)),
+    )
+    rows = []
+    for result in tuner.fit():
+        if result.error is not None or not result.metrics:
+            continue
+        rows.append({"arch": json.dumps(result.config["arch"], sort_keys=True),
+                     "val_accuracy": result.metrics["val_accuracy"], "epochs": result.metrics["epoch"],
+                     "seconds": result.metrics.get("time_total_s", 0.0)})
+    trials = pd.DataFrame(rows)
+    if trials.empty:
+        raise RuntimeError("no search trial finished")
+    finished = trials[trials["epochs"] == trials["epochs"].max()]
+    top = finished.sort_values("val_accuracy", ascending=False).drop_duplicates("arch").head(top_k)
+    archs = [space.from_json(json.loads(a)) for a in top["arch"]]
+    results = train_many(task, space, archs, full, seed=seed, evaluate_test=True, resources=resources)
+    retrained = pd.DataFrame({
+        "arch": top["arch"].to_numpy(), "bpe_val_accuracy": top["val_accuracy"].to_numpy(),
+        "val_accuracy": [r.val_accuracy for r in results], "test_accuracy": [r.test_accuracy for r in results],
+        "seconds": [r.seconds for r in results],
+    })
+    return SearchRetrainResult(trials=trials, retrained=retrained)
