@@ -124,3 +124,19 @@ def test_bpe_evaluator_trains_on_ray_and_resumes(ray_session, tmp_path):
     # one MIP round end to end on real trainings
     result = minimum_importance_pruning(bpe, evaluator, budget=0.5, rounds=1, per_round=4, importance_seeds=1)
     assert len(result.evaluations) == 4 and result.evaluations["cost_ratio"].notna().all()
+
+
+def test_cost_model_starts_at_the_proxy_and_learns_from_measurements():
+    from nasframe.estimation.mip import CostModel
+
+    space = image_bpe_space(FULL, 28)
+    configs = space.sample(np.random.default_rng(0), 60)
+    model = CostModel(space)
+    assert np.allclose(model.predict(configs), [space.cost_proxy(c) for c in configs])
+    # a machine where channels cost nothing and bfloat16 doubles the cost, plus a fixed factor
+    truth = np.array([1.5 * (c["epochs"] / 8) * c["data_fraction"] * (c["layers"] / FULL.layers)
+                      * (c["image_size"] / 28) ** 2 * (2.0 if c["precision"] == "16" else 1.0) for c in configs])
+    model.fit(configs[:40], truth[:40])
+    error = np.abs(np.log(model.predict(configs[40:]) / truth[40:]))
+    proxy_error = np.abs(np.log(np.array([space.cost_proxy(c) for c in configs[40:]]) / truth[40:]))
+    assert error.mean() < 0.1 < proxy_error.mean()

@@ -14,11 +14,10 @@ value) the value whose configurations ranked best on average, since
 "cheapest" means nothing there.
 
 Costs are ratios against the full recipe's measured mean cost per
-architecture. Before any measurement candidates are ordered by
-:meth:`BPESpace.cost_proxy`; after each round the proxy is calibrated to the
-measured ratios (``ratio ~ a + b * proxy``, least squares), which absorbs
-the fixed per-training costs (building the model, evaluating) the proxy
-cannot know.
+architecture. Candidates are screened by a :class:`CostModel`: before any
+measurement it is :meth:`BPESpace.cost_proxy`; after each round it is
+refitted to every measured ratio (log-linear, ridge-regularised toward the
+proxy), which learns what the proxy gets wrong on the machine at hand.
 
 Everything MIP measures goes through ``evaluate``; with
 :class:`BPEEvaluator` every evaluation is one file written atomically, so a
@@ -79,12 +78,59 @@ class MIPResult:
         return candidates.loc[candidates["spearman"].idxmax()]
 
 
-def _calibrate(proxies: np.ndarray, ratios: np.ndarray) -> tuple[float, float]:
-    """Least-squares ``ratio ~ a + b * proxy`` with a, b >= 0 (identity until two costs are known)."""
-    if len(proxies) < 2 or np.ptp(proxies) == 0:
-        return 0.0, 1.0
-    b, a = np.polyfit(proxies, ratios, 1)
-    return max(float(a), 0.0), max(float(b), 1e-6)
+class CostModel:
+    """Predicts a configuration's cost ratio: ``log ratio = c + sum_k w_k * f_k``, fitted to measurements.
+
+    ``f_k`` is ``log(value / full value)`` for a field whose choices are all
+    positive numbers, else an indicator of "differs from the full recipe"
+    (cutout 0 or not). The weights are ridge-regularised toward the space's
+    ``cost_exponent`` s, so with no or few measurements the model is the
+    proxy, and measurements move it where the proxy is wrong (on a CPU,
+    narrow networks cost more than ``channels**1.5`` says; bfloat16
+    autocast and small batches cost more, not the same).
+    """
+
+    def __init__(self, space: BPESpace, strength: float = 1.0) -> None:
+        self.space = space
+        self.strength = strength
+        full = space.full.to_dict()
+        self.reference = {}
+        for name, p in space.parameters.items():
+            value = full[name] if full[name] is not None else max(p.choices, key=_as_float)
+            self.reference[name] = value
+        self.weights = np.array([p.cost_exponent for p in space.parameters.values()], dtype=float)
+        self.intercept = 0.0
+
+    def features(self, configs: Sequence[dict[str, Any]]) -> np.ndarray:
+        columns = []
+        for name, p in self.space.parameters.items():
+            reference = self.reference[name]
+            if all(_as_float(c) > 0 for c in p.choices) and _as_float(reference) > 0:
+                columns.append([np.log(_as_float(c[name]) / _as_float(reference)) for c in configs])
+            else:
+                columns.append([float(str(c[name]) != str(reference)) for c in configs])
+        return np.array(columns, dtype=float).T.reshape(len(configs), len(self.space.parameters))
+
+    def fit(self, configs: Sequence[dict[str, Any]], ratios: Sequence[float]) -> "CostModel":
+        x, y = self.features(configs), np.log(np.asarray(ratios, dtype=float))
+        prior = np.array([p.cost_exponent for p in self.space.parameters.values()], dtype=float)
+        # ridge toward the prior with an unpenalised intercept: centre, solve, un-centre
+        x_mean, y_mean = x.mean(axis=0), y.mean()
+        xc, yc = x - x_mean, y - y_mean
+        lhs = xc.T @ xc + self.strength * np.eye(x.shape[1])
+        self.weights = np.linalg.solve(lhs, xc.T @ yc + self.strength * prior)
+        self.intercept = float(y_mean - x_mean @ self.weights)
+        return self
+
+    def predict(self, configs: Sequence[dict[str, Any]]) -> np.ndarray:
+        return np.exp(self.intercept + self.features(configs) @ self.weights)
+
+
+def _as_float(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
 
 
 def _fixed_value(space: BPESpace, name: str, evaluations: pd.DataFrame) -> Any:
@@ -124,18 +170,17 @@ def minimum_importance_pruning(
     rng = np.random.default_rng(seed)
     rows: list[pd.DataFrame] = []
     result = MIPResult(evaluations=pd.DataFrame(), budget=budget)
-    a, b = 0.0, 1.0
+    cost = CostModel(space)
     for index in range(rounds):
         seen = set() if not rows else {config_key(c) for c in _configs(result.evaluations, space)}
-        candidates = []
+        drawn = []
         for config in space.sample(rng, pool):
             key = config_key(config)
-            if key in seen:
-                continue
-            seen.add(key)
-            predicted = a + b * space.cost_proxy(config)
-            if predicted <= slack * budget:
-                candidates.append((predicted, key, config))
+            if key not in seen:
+                seen.add(key)
+                drawn.append((key, config))
+        predicted = cost.predict([c for _, c in drawn]) if drawn else []
+        candidates = [(p, key, c) for p, (key, c) in zip(predicted, drawn) if p <= slack * budget]
         if not candidates:
             break
         picks = [candidates[i] for i in rng.choice(len(candidates), min(per_round, len(candidates)), replace=False)]
@@ -146,7 +191,7 @@ def minimum_importance_pruning(
         measured["proxy"] = [space.cost_proxy(c) for c in configs]
         rows.append(measured)
         result.evaluations = pd.concat(rows, ignore_index=True)
-        a, b = _calibrate(result.evaluations["proxy"].to_numpy(), result.evaluations["cost_ratio"].to_numpy())
+        cost.fit(_configs(result.evaluations, space), result.evaluations["cost_ratio"].to_numpy())
 
         free = space.free
         table = space.frame(_configs(result.evaluations, space))[free]

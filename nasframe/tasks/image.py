@@ -152,7 +152,7 @@ class ImageClassification:
         order = subset[torch.randperm(len(subset), generator=generator).numpy()]
         on_device = torch.device(device).type != "cpu"
         x = self.images("train", device) if on_device else self.train.x
-        y = torch.from_numpy(self.train.y).to(device)
+        y = torch.tensor(self.train.y, device=device)  # a copy: object-store arrays are read-only
         for start in range(0, len(order), recipe.batch_size):
             idx = np.sort(order[start:start + recipe.batch_size])  # sorted: faster gather, same batch
             rows = torch.from_numpy(idx).to(device)
@@ -163,6 +163,6 @@ class ImageClassification:
         """The whole ``split`` in order, prepared at the recipe's image size, not augmented."""
         on_device = torch.device(device).type != "cpu"
         x = self.images(split, device) if on_device else self.split(split).x
-        y = torch.from_numpy(self.split(split).y).to(device)
+        y = torch.tensor(self.split(split).y, device=device)
         for start in range(0, len(y), batch_size):
             yield self.prepare(x[start:start + batch_size], recipe), y[start:start + batch_size]
