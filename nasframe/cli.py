@@ -499,12 +499,15 @@ def train(task_name, data, space_name, arch_text, recipe_items, checkpoint, seed
 @click.option("--budget", default=0.1, show_default=True, help="Largest cost ratio BPE / full.")
 @click.option("--rounds", default=3, show_default=True)
 @click.option("--per-round", default=5, show_default=True, help="BPE configurations trained per round.")
+@click.option("--confirm", default=3, show_default=True,
+              help="Best BPEs within the budget trained again with other seeds before one is chosen.")
+@click.option("--replicates", default=3, show_default=True, help="Seeds per confirmed BPE (the first included).")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
               help="Study folder: every training result is kept there, a re-run resumes.")
 @click.option("--address", default=None, help="Ray cluster address (default: a local Ray on every core).")
-def bpe_search(task_name, data, space_name, num_archs, full_items, budget, rounds, per_round, seed, out_dir,
-               address) -> None:
+def bpe_search(task_name, data, space_name, num_archs, full_items, budget, rounds, per_round, confirm, replicates,
+               seed, out_dir, address) -> None:
     """Minimum Importance Pruning: a reference ranking at the full recipe, then a cheap recipe that agrees."""
     import time
     from pathlib import Path
@@ -539,10 +542,12 @@ def bpe_search(task_name, data, space_name, num_archs, full_items, budget, round
                 click.echo(f"  fix {round_.fixed} = {round_.value}")
 
         result = minimum_importance_pruning(space_bpe, evaluator, budget=budget, rounds=rounds,
-                                            per_round=per_round, seed=seed, on_round=show)
+                                            per_round=per_round, seed=seed, confirm=confirm,
+                                            replicates=replicates, on_round=show)
     evaluations = result.evaluations
     click.echo("\nall evaluated BPEs:")
-    click.echo(evaluations[shown + ["round"]].to_markdown(index=False, floatfmt=".3f"))
+    confirmed = [c for c in ("spearman_mean", "spearman_std") if c in evaluations]
+    click.echo(evaluations[shown + confirmed + ["round"]].to_markdown(index=False, floatfmt=".3f"))
     try:
         best = result.best
     except ValueError as exc:
@@ -550,13 +555,18 @@ def bpe_search(task_name, data, space_name, num_archs, full_items, budget, round
     config = {n: _plain(best[n]) for n in space_bpe.names}
     chosen = space_bpe.recipe(config)
     wall = time.perf_counter() - began
+    mean = best.get("spearman_mean")
+    confirmed_text = (f", mean over {int(best['replicates'])} seeds {mean:.3f} +- {best['spearman_std']:.3f}"
+                      if mean is not None and mean == mean else "")
     click.echo(f"\nbest BPE within {budget:g} of the full cost: {config}\n"
-               f"  Spearman {best['spearman']:.3f}, Kendall {best['kendall']:.3f}, "
+               f"  Spearman {best['spearman']:.3f} (first seed){confirmed_text}, Kendall {best['kendall']:.3f}, "
                f"cost ratio {best['cost_ratio']:.3f}; wall time {wall:.0f} s")
     report = {
         "task": task_name, "data": data, "space": space_name, "seed": seed, "budget": budget,
         "full": full.to_dict(), "bpe": chosen.to_dict(), "bpe_config": config,
         "spearman": float(best["spearman"]), "kendall": float(best["kendall"]),
+        "spearman_mean": None if mean is None or mean != mean else float(mean),
+        "spearman_std": None if mean is None or mean != mean else float(best["spearman_std"]),
         "cost_ratio": float(best["cost_ratio"]), "wall_seconds": wall,
         "reference_median_test_accuracy": float(reference["test_accuracy"].median()),
         "reference_seconds_per_arch": float(reference["seconds"].mean()),
@@ -628,6 +638,208 @@ def _scatter(table, title: str, path: str) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+# -- graph embeddings --------------------------------------------------------------------
+
+
+@main.group()
+def embed() -> None:
+    """Graph embeddings (VS-GAE, SVGe): train a model and measure it."""
+
+
+#: what ``embed train`` records as a model's data source, so ``embed evaluate`` can rebuild its split
+_EMBED_RECIPE = "nasframe.embed.train/1"
+
+
+def _embedding_data(space_name: str, count: int | None, use_all: bool, holdout: int, seed: int,
+                    uniform: bool = False):
+    """``(space, train, heldout)``: a seeded, disjoint split of distinct architectures.
+
+    ``use_all`` takes every NB101 cell from the enumeration index (423,624);
+    ``uniform`` draws ``count`` + ``holdout`` distinct NB101 cells uniformly
+    from that index; otherwise ``count`` distinct architectures are drawn
+    from the space's own sampler on top of the ``holdout`` ones. A pure
+    function of its arguments, which is how ``embed evaluate`` finds the
+    held-out cells of a trained model again.
+    """
+    from nasframe.searchers._bananas import fresh_samples
+
+    space_obj = _space(space_name)
+    if use_all or uniform:
+        if space_name != "nb101":
+            flag = "--all" if use_all else "--uniform"
+            raise click.BadParameter(f"{flag} reads the NB101 enumeration; give --archs N for other spaces",
+                                     param_hint=flag)
+        index, train_rows, heldout_rows = _nb101_split(holdout, seed, None if use_all else count)
+        return space_obj, index.cells(train_rows), index.cells(heldout_rows)
+    archs = list(fresh_samples(space_obj, np.random.default_rng(seed), count + holdout, set()).values())
+    if len(archs) <= holdout:
+        raise click.ClickException(f"only {len(archs)} distinct architectures could be drawn; need more than {holdout}")
+    return space_obj, archs[holdout:], archs[:holdout]
+
+
+def _nb101_split(holdout: int, seed: int, count: int | None = None):
+    """``(index, train_rows, heldout_rows)``: a seeded uniform split of the NB101 enumeration.
+
+    ``count`` training rows (``None``: all the others) after ``holdout`` held-out ones.
+    """
+    from search_spaces.nb101.enumeration import load_index
+
+    index = load_index()
+    rows = np.random.default_rng(seed).permutation(len(index))
+    end = len(rows) if count is None else holdout + count
+    return index, rows[holdout:end], rows[:holdout]
+
+
+def _epoch_line(epochs: int, started: list[float], deadline: float | None = None):
+    """A ``train`` callback printing one progress line per epoch; stops after ``deadline`` (perf_counter)."""
+    import time
+
+    def callback(epoch: int, stats: dict[str, float]) -> bool:
+        now = time.perf_counter()
+        seconds, started[0] = now - started[0], now
+        extra = f"  mse {stats['mse']:.4f}" if "mse" in stats else ""
+        click.echo(
+            f"epoch {epoch}/{epochs}  loss {stats['loss']:.4f}  recon {stats['reconstruction']:.4f}  "
+            f"kl {stats['kl']:.2f}  teacher-forced acc {stats['accuracy']:.3f}{extra}  {seconds:.1f}s"
+        )
+        if deadline is not None and now >= deadline and epoch < epochs:
+            click.echo(f"time limit reached after epoch {epoch}: saving (resume with the same --checkpoint)")
+            return False
+        return True
+
+    return callback
+
+
+@embed.command("train")
+@click.option("--space", "space_name", type=click.Choice(["nb101", "enas"]), default="nb101", show_default=True)
+@click.option("--model", "kind", type=click.Choice(["vsgae", "svge"]), default="vsgae", show_default=True,
+              help="SVGe is trained as a VAE here (no labels).")
+@click.option("--archs", "count", type=click.IntRange(min=1), default=None, help="Train on N distinct random architectures.")
+@click.option("--all", "use_all", is_flag=True, help="Train on every NB101 cell (the enumeration index).")
+@click.option("--uniform", is_flag=True,
+              help="NB101: draw the --archs cells uniformly from the enumeration index (the space's sampler, "
+                   "NB101's random_spec, favours small cells and repeats them: 3,000 draws hold ~1,200 distinct).")
+@click.option("--holdout", type=click.IntRange(min=1), default=100, show_default=True,
+              help="Architectures kept out of training for `embed evaluate`.")
+@click.option("--epochs", type=click.IntRange(min=1), default=300, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=128, show_default=True)
+@click.option("--lr", type=float, default=1e-4, show_default=True)
+@click.option("--hidden", type=click.IntRange(min=1), default=250, show_default=True, help="Node state size.")
+@click.option("--latent", type=click.IntRange(min=1), default=56, show_default=True)
+@click.option("--beta", type=float, default=0.005, show_default=True, help="Weight of the KL term.")
+@click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:1, ...")
+@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True, help="torch threads (CPU).")
+@click.option("--checkpoint", "checkpoint_dir", type=click.Path(file_okay=False), default=None,
+              help="Checkpoint every epoch here; an existing checkpoint is resumed.")
+@click.option("--time-limit", type=click.FloatRange(min=0), default=None,
+              help="Stop after the epoch that ends past this many seconds of training, and save (wall-time limits).")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Folder to save the model to.")
+@click.option("--seed", type=int, default=0, show_default=True)
+def embed_train(space_name, kind, count, use_all, uniform, holdout, epochs, batch_size, lr, hidden, latent, beta, device,
+                threads, checkpoint_dir, time_limit, out_dir, seed) -> None:
+    """Train a VS-GAE or SVGe on architectures of a space and save it with a model card."""
+    import time
+    from pathlib import Path
+
+    from nasframe.embeddings import reconstruction_rate, save_model, train
+    from nasframe.embeddings.train import CHECKPOINT, MODEL_KINDS
+
+    if (count is None) == (not use_all):
+        raise click.UsageError("give exactly one of --archs N and --all")
+    space_obj, archs, heldout = _embedding_data(space_name, count, use_all, holdout, seed, uniform)
+    model = MODEL_KINDS[kind](space_obj, hidden=hidden, latent=latent, beta=beta, seed=seed, device=device)
+    click.echo(f"{kind} on {space_name}: {len(archs):,} architectures to train on, {len(heldout)} held out; "
+               f"hidden {hidden}, latent {latent}, {sum(p.numel() for p in model.parameters()):,} parameters, {device}")
+    if checkpoint_dir is not None and (Path(checkpoint_dir) / CHECKPOINT).is_file():
+        click.echo(f"resuming from {Path(checkpoint_dir) / CHECKPOINT}")
+    started = [time.perf_counter()]
+    deadline = None if time_limit is None else started[0] + time_limit
+    result = train(model, archs, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, checkpoint=checkpoint_dir,
+                   callback=_epoch_line(epochs, started, deadline), threads=threads)
+    decoded = model.decode(model.encode(heldout))
+    metrics = {
+        "heldout_teacher_forced_accuracy": model.teacher_forced_accuracy(heldout),
+        "heldout_greedy_reconstruction": reconstruction_rate(space_obj, heldout, [[d] for d in decoded]),
+    }
+    recipe = {"recipe": _EMBED_RECIPE, "space": space_name, "archs": "all" if use_all else count,
+              "uniform": bool(uniform and not use_all), "holdout": holdout, "seed": seed}
+    save_model(model, out_dir, result=result, metrics=metrics, data_source=json.dumps(recipe, sort_keys=True))
+    click.echo(f"held out: teacher-forced accuracy {metrics['heldout_teacher_forced_accuracy']:.3f}, "
+               f"greedy reconstruction {metrics['heldout_greedy_reconstruction']:.3f}")
+    click.echo(f"saved {out_dir} ({result.epochs} epochs)")
+
+
+@embed.command("evaluate")
+@click.argument("model_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("--heldout", "max_heldout", type=click.IntRange(min=1), default=100, show_default=True,
+              help="At most this many held-out architectures to reconstruct.")
+@click.option("--encodings", type=click.IntRange(min=1), default=10, show_default=True, help="Posterior draws per architecture.")
+@click.option("--decodings", type=click.IntRange(min=1), default=10, show_default=True, help="Stochastic decodings per draw.")
+@click.option("--samples", type=click.IntRange(min=1), default=1000, show_default=True, help="Prior samples.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--device", default="cpu", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
+def embed_evaluate(model_dir, max_heldout, encodings, decodings, samples, seed, device, as_json) -> None:
+    """Reconstruction accuracy on held-out architectures and validity/uniqueness/novelty of prior samples.
+
+    The held-out architectures are those `embed train` kept out (recorded in
+    the model card). For a model trained otherwise, fresh random architectures
+    stand in and novelty is not measured (the training data is unknown).
+    """
+    from nasframe.embeddings import load_model, prior_quality, reconstruction_accuracy, reconstruction_rate
+    from nasframe.embeddings.metrics import uniqueness, validity
+
+    model = load_model(model_dir, device=device)
+    card = model.card
+    try:
+        recipe = json.loads(card.get("data_source") or "")
+    except json.JSONDecodeError:
+        recipe = None
+    if isinstance(recipe, dict) and recipe.get("recipe") == _EMBED_RECIPE:
+        heldout_kind = "held out"
+        if recipe["archs"] == "all" or recipe.get("uniform"):  # hashes straight from the index
+            count = None if recipe["archs"] == "all" else recipe["archs"]
+            index, train_rows, heldout_rows = _nb101_split(recipe["holdout"], recipe["seed"], count)
+            heldout, train_hashes = index.cells(heldout_rows[:max_heldout]), index.hashes[train_rows].tolist()
+        else:
+            _, train_archs, heldout = _embedding_data(recipe["space"], recipe["archs"], False, recipe["holdout"],
+                                                      recipe["seed"])
+            train_hashes = model.space.canonical_hashes(train_archs)
+    else:
+        from nasframe.searchers._bananas import fresh_samples
+
+        heldout = list(fresh_samples(model.space, np.random.default_rng(seed), max_heldout, set()).values())
+        heldout_kind, train_hashes = "random, maybe seen in training", None
+    heldout = heldout[:max_heldout]
+    report = {
+        "model": card["kind"],
+        "space": card["space"],
+        "epochs": card.get("epochs"),
+        "heldout": len(heldout),
+        "reconstruction_accuracy": reconstruction_accuracy(model, heldout, n_encode=encodings, n_decode=decodings,
+                                                           seed=seed),
+        "greedy_reconstruction": reconstruction_rate(
+            model.space, heldout, [[d] for d in model.decode(model.encode(heldout))]
+        ),
+        "samples": samples,
+    }
+    if train_hashes is None:
+        drawn = model.sample_prior(samples, seed=seed)
+        report.update(validity=validity(drawn), uniqueness=uniqueness(model.space, drawn), novelty=None)
+    else:
+        report.update(prior_quality(model, samples, train=train_hashes, seed=seed))
+    if as_json:
+        click.echo(json.dumps(report, sort_keys=True))
+        return
+    click.echo(f"{report['model']} on {report['space']}, {report['epochs']} epochs ({model_dir})")
+    click.echo(f"reconstruction accuracy ({len(heldout)} {heldout_kind}, {encodings} encodings x {decodings} "
+               f"decodings): {report['reconstruction_accuracy']:.4f}")
+    click.echo(f"greedy reconstruction (latent mean, argmax decoding): {report['greedy_reconstruction']:.4f}")
+    novelty = "n/a" if report["novelty"] is None else f"{report['novelty']:.4f}"
+    click.echo(f"prior samples ({samples}): validity {report['validity']:.4f}, "
+               f"uniqueness {report['uniqueness']:.4f}, novelty {novelty}")
 
 
 if __name__ == "__main__":

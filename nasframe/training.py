@@ -74,12 +74,13 @@ def train_many(
     archs: Sequence[Architecture],
     recipes: Recipe | Sequence[Recipe],
     *,
-    seed: int = 0,
+    seed: int | Sequence[int] = 0,
     evaluate_test: bool = False,
     resources: dict[str, float] | None = None,
     on_result: Callable[[int, TrainResult], None] | None = None,
 ) -> list[TrainResult]:
-    """Train every architecture (with one recipe, or one recipe each) as parallel Ray tasks, in order.
+    """Train every architecture (with one recipe, or one recipe each; one seed, or one each) as
+    parallel Ray tasks, in order.
 
     ``on_result(index, result)`` is called as each training finishes (in
     completion order), so a caller can store results before the batch ends.
@@ -88,15 +89,16 @@ def train_many(
 
     if isinstance(recipes, Recipe):
         recipes = [recipes] * len(archs)
-    if len(recipes) != len(archs):
-        raise ValueError(f"{len(archs)} architectures but {len(recipes)} recipes")
+    seeds = [seed] * len(archs) if isinstance(seed, int) else list(seed)
+    if len(recipes) != len(archs) or len(seeds) != len(archs):
+        raise ValueError(f"{len(archs)} architectures but {len(recipes)} recipes and {len(seeds)} seeds")
     resources = resources or default_resources()
     remote = ray.remote(_train_one).options(num_cpus=resources.get("cpu", 1), num_gpus=resources.get("gpu", 0),
                                             max_retries=2)
     task_ref, space_ref = ray.put(task), ray.put(space)
     threads = max(1, int(resources.get("cpu", 1)))
-    refs = [remote.remote(task_ref, space_ref, a.to_json(), r.to_dict(), seed, threads, evaluate_test)
-            for a, r in zip(archs, recipes)]
+    refs = [remote.remote(task_ref, space_ref, a.to_json(), r.to_dict(), s, threads, evaluate_test)
+            for a, r, s in zip(archs, recipes, seeds)]
     results: dict[int, TrainResult] = {}
     pending = {ref: i for i, ref in enumerate(refs)}
     while pending:

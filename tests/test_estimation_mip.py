@@ -50,7 +50,7 @@ def test_bpe_space_is_typed_against_recipes():
 def synthetic_evaluate(space: BPESpace, calls: list):
     """Correlation depends on epochs and channels only; cost is the proxy (exactly known)."""
 
-    def evaluate(configs):
+    def evaluate(configs, replicate=0):
         calls.append(configs)
         rows = []
         for c in configs:
@@ -140,3 +140,28 @@ def test_cost_model_starts_at_the_proxy_and_learns_from_measurements():
     error = np.abs(np.log(model.predict(configs[40:]) / truth[40:]))
     proxy_error = np.abs(np.log(np.array([space.cost_proxy(c) for c in configs[40:]]) / truth[40:]))
     assert error.mean() < 0.1 < proxy_error.mean()
+
+
+def test_confirmation_replicates_the_best_and_picks_by_mean():
+    """A noisy evaluation whose first-seed scores flatter one configuration: the replicates expose it."""
+    space = image_bpe_space(FULL, 28)
+    seen_replicates = []
+
+    def evaluate(configs, replicate=0):
+        seen_replicates.append(replicate)
+        rows = []
+        for c in configs:
+            luck = 0.5 if (replicate == 0 and c["lr"] == FULL.lr * 2) else 0.0
+            quality = np.log2(c["channels"] / 4) / 6 + luck
+            rows.append({**c, "spearman": quality, "kendall": quality, "cost_ratio": space.cost_proxy(c)})
+        return pd.DataFrame(rows)
+
+    result = minimum_importance_pruning(space, evaluate, budget=0.1, rounds=2, per_round=10, seed=1,
+                                        importance_seeds=1, confirm=4, replicates=3)
+    assert sorted(set(seen_replicates)) == [0, 1, 2]
+    confirmed = result.evaluations[result.evaluations["replicates"] == 3]
+    assert len(confirmed) == 4 and confirmed["spearman_mean"].notna().all()
+    lucky = confirmed[confirmed["lr"] == FULL.lr * 2]
+    assert len(lucky) and (lucky["spearman_mean"] < lucky["spearman"]).all()
+    best = result.best
+    assert best["spearman_mean"] == confirmed["spearman_mean"].max() and best["cost_ratio"] <= 0.1

@@ -25,7 +25,7 @@ def test_train_many_keeps_order_and_reports_as_they_finish(ray_session):
                                               Recipe(epochs=1, channels=4)],
                          on_result=lambda i, r: seen.append(i))
     assert sorted(seen) == [0, 1, 2] and [r.epochs for r in results] == [1, 2, 1]
-    with pytest.raises(ValueError, match="3 architectures but 2 recipes"):
+    with pytest.raises(ValueError, match="3 architectures but 2 recipes and 3 seeds"):
         train_many(task, space, archs, [Recipe(), Recipe()])
 
 

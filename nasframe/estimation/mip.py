@@ -7,8 +7,8 @@ hyper-parameter. Fixing a field the forests say does not matter costs no
 correlation and shrinks the space, so later rounds sample the fields that
 do matter more densely.
 
-Which value a pruned field is fixed to: the cheapest one measured, as in the
-paper, when its values differ in measured cost by more than 10%; for a
+Which value a pruned field is fixed to: the cheapest one, as in the paper,
+when its values differ in (modelled, see below) cost by more than 10%; for a
 cost-neutral field (learning rate, cutout: the cost is the same whatever the
 value) the value whose configurations ranked best on average, since
 "cheapest" means nothing there.
@@ -42,8 +42,9 @@ from nasframe.estimation.bpe import BPESpace, config_key
 from nasframe.estimation.importance import hyperparameter_importance
 from nasframe.tasks import ImageClassification, Recipe
 
-#: configurations -> one row each: spearman, kendall, cost_ratio (plus anything else to keep)
-Evaluate = Callable[[list[dict[str, Any]]], pd.DataFrame]
+#: (configurations, replicate=0) -> one row each: spearman, kendall, cost_ratio (plus anything to keep);
+#: replicate r > 0 must train with another seed
+Evaluate = Callable[..., pd.DataFrame]
 
 
 @dataclass
@@ -71,10 +72,13 @@ class MIPResult:
 
     @property
     def best(self) -> pd.Series:
-        """The evaluated configuration with the highest Spearman correlation within the budget."""
+        """The configuration within the budget with the highest Spearman correlation: the mean over
+        replicates where configurations were confirmed (see ``confirm``), else the single score."""
         candidates = self.within_budget
         if candidates.empty:
             raise ValueError(f"no evaluated configuration costs <= {self.budget:.3g} of the full recipe")
+        if "spearman_mean" in candidates and candidates["spearman_mean"].notna().any():
+            return candidates.loc[candidates["spearman_mean"].idxmax()]
         return candidates.loc[candidates["spearman"].idxmax()]
 
 
@@ -133,18 +137,23 @@ def _as_float(value: Any) -> float:
         return float("nan")
 
 
-def _fixed_value(space: BPESpace, name: str, evaluations: pd.DataFrame) -> Any:
-    """The value to pin ``name`` to: the cheapest measured, or the best-ranking when cost-neutral."""
+def _fixed_value(space: BPESpace, name: str, evaluations: pd.DataFrame, cost: CostModel) -> Any:
+    """The value to pin ``name`` to: the cheapest, or the best-ranking one when the field is cost-neutral.
+
+    "Cheapest" is judged by the cost model on every evaluated configuration
+    with ``name`` set to each value in turn: raw means over the evaluated
+    configurations would be confounded by the other fields (if the bfloat16
+    runs happened to be the short ones, bfloat16 would look cheap).
+    """
     choices = space.parameters[name].choices
-    column = evaluations[name].map(str)
-    stats = {c: evaluations[column == str(c)] for c in choices}
-    measured = {c: s for c, s in stats.items() if len(s)}
-    if not measured:
-        return choices[0]
-    costs = {c: s["cost_ratio"].mean() for c, s in measured.items()}
+    configs = _configs(evaluations, space)
+    costs = {c: float(np.mean(cost.predict([{**config, name: c} for config in configs]))) for c in choices}
     if max(costs.values()) > 1.1 * min(costs.values()):
         return min(costs, key=costs.get)
-    return max(measured, key=lambda c: measured[c]["spearman"].mean())
+    column = evaluations[name].map(str)
+    measured = {c: evaluations.loc[column == str(c), "spearman"].mean() for c in choices
+                if (column == str(c)).any()}
+    return max(measured, key=measured.get) if measured else choices[0]
 
 
 def minimum_importance_pruning(
@@ -158,14 +167,23 @@ def minimum_importance_pruning(
     pool: int = 4000,
     slack: float = 1.5,
     importance_seeds: int = 5,
+    confirm: int = 0,
+    replicates: int = 3,
     on_round: Callable[[MIPRound], None] | None = None,
 ) -> MIPResult:
     """Run MIP: ``rounds`` rounds of ``per_round`` evaluations each, pruning one field per round.
 
     Candidates are drawn from a ``pool`` of random configurations of the
-    current space whose calibrated predicted cost ratio is at most
-    ``slack * budget`` (a little above the budget, so the forests see where
-    correlation is bought), and are evaluated cheapest first.
+    current space whose predicted cost ratio is at most ``slack * budget``
+    (a little above the budget, so the forests see where correlation is
+    bought), and are evaluated cheapest first.
+
+    ``confirm``: after the rounds, the ``confirm`` best configurations within
+    the budget are trained again ``replicates - 1`` times with other training
+    seeds (``evaluate(configs, replicate=r)``) and the answer is the one with
+    the best *mean* correlation. A single training per architecture is noisy
+    and the best of many noisy scores is biased upwards (the winner's
+    curse); the replicates measure what the chosen BPE is really worth.
     """
     rng = np.random.default_rng(seed)
     rows: list[pd.DataFrame] = []
@@ -204,7 +222,7 @@ def minimum_importance_pruning(
         least = never[0] if never else (importance.index[-1] if len(importance) else None)
         value = None
         if least is not None and len(free) > 1 and index < rounds - 1:
-            value = _fixed_value(space, least, result.evaluations)
+            value = _fixed_value(space, least, result.evaluations, cost)
             space = space.fix(least, value)
         else:
             least = None
@@ -212,7 +230,28 @@ def minimum_importance_pruning(
         result.rounds.append(round_)
         if on_round is not None:
             on_round(round_)
+    if confirm and not result.evaluations.empty:
+        _confirm(result, space, evaluate, confirm, replicates)
     return result
+
+
+def _confirm(result: MIPResult, space: BPESpace, evaluate: Evaluate, confirm: int, replicates: int) -> None:
+    """Re-train the best configurations within the budget with other seeds; add mean/std columns."""
+    top = result.within_budget.sort_values("spearman", ascending=False).head(confirm)
+    if top.empty:
+        return
+    configs = _configs(top, space)
+    scores = [top["spearman"].to_numpy()]
+    for replicate in range(1, replicates):
+        scores.append(evaluate(configs, replicate=replicate)["spearman"].to_numpy())
+    scores = np.array(scores)
+    evaluations = result.evaluations
+    evaluations["spearman_mean"] = np.nan
+    evaluations["spearman_std"] = np.nan
+    evaluations.loc[top.index, "spearman_mean"] = scores.mean(axis=0)
+    evaluations.loc[top.index, "spearman_std"] = scores.std(axis=0, ddof=1) if replicates > 1 else 0.0
+    evaluations["replicates"] = 1
+    evaluations.loc[top.index, "replicates"] = replicates
 
 
 def _configs(evaluations: pd.DataFrame, space: BPESpace) -> list[dict[str, Any]]:
@@ -277,25 +316,25 @@ class BPEEvaluator:
         with atomic_file(path, "w") as handle:
             json.dump(manifest, handle, indent=1)
 
-    def _train(self, recipes: dict[str, Recipe], evaluate_test: bool) -> dict[str, pd.DataFrame]:
-        """Train every architecture under every recipe not already stored; per recipe key, a frame."""
+    def _train(self, recipes: dict[str, tuple[Recipe, int]], evaluate_test: bool) -> dict[str, pd.DataFrame]:
+        """Train every architecture under every (recipe, seed) not already stored; per key, a frame."""
         from nasframe.training import train_many
 
         jobs = []
-        for key, recipe in recipes.items():
+        for key, (recipe, seed) in recipes.items():
             for arch, h in zip(self.archs, self.hashes):
                 if not (self.folder / key / f"{h}.json").is_file():
-                    jobs.append((key, recipe, arch, h))
+                    jobs.append((key, recipe, arch, h, seed))
 
         def store(index: int, r: Any) -> None:
-            key, recipe, _, h = jobs[index]
+            key, recipe, _, h, seed = jobs[index]
             (self.folder / key).mkdir(parents=True, exist_ok=True)
             with atomic_file(self.folder / key / f"{h}.json", "w") as handle:
-                json.dump({"arch": h, "recipe": recipe.to_dict(), "val_accuracy": r.val_accuracy,
+                json.dump({"arch": h, "recipe": recipe.to_dict(), "seed": seed, "val_accuracy": r.val_accuracy,
                            "test_accuracy": r.test_accuracy, "seconds": r.seconds, "params": r.params}, handle)
 
         if jobs:
-            train_many(self.task, self.space, [j[2] for j in jobs], [j[1] for j in jobs], seed=self.seed,
+            train_many(self.task, self.space, [j[2] for j in jobs], [j[1] for j in jobs], seed=[j[4] for j in jobs],
                        evaluate_test=evaluate_test, resources=self.resources, on_result=store)
         return {key: pd.DataFrame([json.loads((self.folder / key / f"{h}.json").read_text()) for h in self.hashes])
                 for key in recipes}
@@ -303,17 +342,20 @@ class BPEEvaluator:
     def reference(self) -> pd.DataFrame:
         """The architectures trained with the full recipe: one row each (val/test accuracy, seconds)."""
         if self._reference is None:
-            self._reference = self._train({"full": self.full}, evaluate_test=True)["full"]
+            self._reference = self._train({"full": (self.full, self.seed)}, evaluate_test=True)["full"]
         return self._reference
 
-    def __call__(self, configs: list[dict[str, Any]]) -> pd.DataFrame:
+    def __call__(self, configs: list[dict[str, Any]], replicate: int = 0) -> pd.DataFrame:
+        """Score ``configs``; ``replicate`` r > 0 trains them again with training seed ``seed + r``
+        (stored apart), to measure how much a correlation owes to one seed's luck."""
         reference = self.reference()
         full_cost = reference["seconds"].mean()
-        recipes = {config_key(c): self.full.replace(**c) for c in configs}
+        keys = [config_key(c) + (f"-r{replicate}" if replicate else "") for c in configs]
+        recipes = {k: (self.full.replace(**c), self.seed + replicate) for k, c in zip(keys, configs)}
         trained = self._train(recipes, evaluate_test=False)
         rows = []
-        for config in configs:
-            frame = trained[config_key(config)]
+        for config, key in zip(configs, keys):
+            frame = trained[key]
             spearman, kendall = rank_correlations(frame["val_accuracy"], reference["test_accuracy"])
             rows.append({**config, "spearman": spearman, "kendall": kendall,
                          "cost_ratio": frame["seconds"].mean() / full_cost,
