@@ -499,6 +499,8 @@ def train(task_name, data, space_name, arch_text, recipe_items, checkpoint, seed
 @click.option("--budget", default=0.1, show_default=True, help="Largest cost ratio BPE / full.")
 @click.option("--rounds", default=3, show_default=True)
 @click.option("--per-round", default=5, show_default=True, help="BPE configurations trained per round.")
+@click.option("--exploit", default=3, show_default=True,
+              help="BPEs the forest predicts best within the budget, trained after the rounds.")
 @click.option("--confirm", default=3, show_default=True,
               help="Best BPEs within the budget trained again with other seeds before one is chosen.")
 @click.option("--replicates", default=3, show_default=True, help="Seeds per confirmed BPE (the first included).")
@@ -506,8 +508,8 @@ def train(task_name, data, space_name, arch_text, recipe_items, checkpoint, seed
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
               help="Study folder: every training result is kept there, a re-run resumes.")
 @click.option("--address", default=None, help="Ray cluster address (default: a local Ray on every core).")
-def bpe_search(task_name, data, space_name, num_archs, full_items, budget, rounds, per_round, confirm, replicates,
-               seed, out_dir, address) -> None:
+def bpe_search(task_name, data, space_name, num_archs, full_items, budget, rounds, per_round, exploit, confirm,
+               replicates, seed, out_dir, address) -> None:
     """Minimum Importance Pruning: a reference ranking at the full recipe, then a cheap recipe that agrees."""
     import time
     from pathlib import Path
@@ -542,7 +544,7 @@ def bpe_search(task_name, data, space_name, num_archs, full_items, budget, round
                 click.echo(f"  fix {round_.fixed} = {round_.value}")
 
         result = minimum_importance_pruning(space_bpe, evaluator, budget=budget, rounds=rounds,
-                                            per_round=per_round, seed=seed, confirm=confirm,
+                                            per_round=per_round, seed=seed, exploit=exploit, confirm=confirm,
                                             replicates=replicates, on_round=show)
     evaluations = result.evaluations
     click.echo("\nall evaluated BPEs:")
@@ -743,8 +745,8 @@ def embed_train(space_name, kind, count, use_all, uniform, holdout, epochs, batc
     import time
     from pathlib import Path
 
-    from nasframe.embeddings import reconstruction_rate, save_model, train
-    from nasframe.embeddings.train import CHECKPOINT, MODEL_KINDS
+    from surrogates.embeddings import reconstruction_rate, save_model, train
+    from surrogates.embeddings.train import CHECKPOINT, MODEL_KINDS
 
     if (count is None) == (not use_all):
         raise click.UsageError("give exactly one of --archs N and --all")
@@ -788,8 +790,8 @@ def embed_evaluate(model_dir, max_heldout, encodings, decodings, samples, seed, 
     the model card). For a model trained otherwise, fresh random architectures
     stand in and novelty is not measured (the training data is unknown).
     """
-    from nasframe.embeddings import load_model, prior_quality, reconstruction_accuracy, reconstruction_rate
-    from nasframe.embeddings.metrics import uniqueness, validity
+    from surrogates.embeddings import load_model, prior_quality, reconstruction_accuracy, reconstruction_rate
+    from surrogates.embeddings.metrics import uniqueness, validity
 
     model = load_model(model_dir, device=device)
     card = model.card

@@ -213,6 +213,11 @@ class GraphRegressor(nn.Module):
         self.register_buffer("y_shift", torch.zeros(()))
         self.register_buffer("y_scale", torch.ones(()))
 
+    @property
+    def in_features(self) -> int:
+        """Node-feature width the network was built for (what a saved member records)."""
+        return self.embed.in_features
+
     def forward(self, graphs: Graphs) -> torch.Tensor:
         batch = graphs.batch_vector()
         num_graphs = graphs.num_graphs
@@ -270,6 +275,21 @@ def nb301_loss(
 # -- surrogates ---------------------------------------------------------------
 
 
+
+#: valid ranges of the training settings every GNN family shares (the architecture ones differ)
+TRAINING_VALID: dict[str, Dimension] = {
+        "epochs": Int(1, 100_000),
+        "batch_size": Int(2, 1_000_000),
+        "lr": Float(1e-12, 10.0),
+        "lr_min": Float(0.0, 10.0),
+        "weight_decay": Float(0.0, 10.0),
+        "loss": Choice(LOSSES),
+        "rank_margin": Float(0.0, 10.0),
+        "rank_weight": Float(0.0, 1e6),
+        "threads": Int(1, 1024),
+        "predict_batch_size": Int(1, 100_000_000),
+}
+
 class _GraphSurrogate(Surrogate):
     """A bagged ensemble of :class:`GraphRegressor` members."""
 
@@ -297,16 +317,7 @@ class _GraphSurrogate(Surrogate):
         "pool": Choice(POOLS),
         "virtual_node": Choice((False, True)),
         "dropout": Float(0.0, 0.99),
-        "epochs": Int(1, 100_000),
-        "batch_size": Int(2, 1_000_000),
-        "lr": Float(1e-12, 10.0),
-        "lr_min": Float(0.0, 10.0),
-        "weight_decay": Float(0.0, 10.0),
-        "loss": Choice(LOSSES),
-        "rank_margin": Float(0.0, 10.0),
-        "rank_weight": Float(0.0, 1e6),
-        "threads": Int(1, 1024),
-        "predict_batch_size": Int(1, 100_000_000),
+        **TRAINING_VALID,
     }
     hpo_space: ClassVar[dict[str, Dimension]] = {
         "hidden": Int(16, 96, log=True),
@@ -408,7 +419,7 @@ class _GraphSurrogate(Surrogate):
 
     def _save_member(self, model: GraphRegressor, path: Path) -> str:
         file = path.with_suffix(".pt")
-        torch.save({"in_features": model.embed.in_features, "state_dict": model.state_dict()}, file)
+        torch.save({"in_features": model.in_features, "state_dict": model.state_dict()}, file)
         return file.name
 
     def _load_member(self, path: Path) -> GraphRegressor:

@@ -157,7 +157,11 @@ def test_confirmation_replicates_the_best_and_picks_by_mean():
         return pd.DataFrame(rows)
 
     result = minimum_importance_pruning(space, evaluate, budget=0.1, rounds=2, per_round=10, seed=1,
-                                        importance_seeds=1, confirm=4, replicates=3)
+                                        importance_seeds=1, exploit=3, confirm=4, replicates=3)
+    exploited = result.evaluations[result.evaluations["round"] == 2]
+    assert len(exploited) == 3 and (exploited["cost_ratio"] <= 0.1 + 1e-9).all()
+    # the forest learned that channels drive the score: what it proposes is at least as wide as the median
+    assert exploited["channels"].min() >= result.evaluations["channels"].median()
     assert sorted(set(seen_replicates)) == [0, 1, 2]
     confirmed = result.evaluations[result.evaluations["replicates"] == 3]
     assert len(confirmed) == 4 and confirmed["spearman_mean"].notna().all()

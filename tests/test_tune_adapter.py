@@ -17,6 +17,7 @@ from ray.tune.schedulers import ASHAScheduler
 
 from nasframe.core import load_space
 from nasframe.searchers import RandomSearch
+from nasframe.tasks.trainer import CHECKPOINT_FILE
 from nasframe.tune import TuneSearcher, train_architecture
 
 #: real (tiny) trainings under Ray Tune: end-to-end, tens of seconds
@@ -70,7 +71,7 @@ def test_tuner_with_asha_trains_real_networks(ray_session, tmp_path):
     assert frame["epoch"].isin([1, 2]).all() and (frame["epoch"] == 2).any()  # ASHA may stop some at 1
     assert frame["val_accuracy"].max() > 0.15  # real learning: well above the 10% of chance
     best = results.get_best_result()
-    assert best.checkpoint is not None and (Path(best.checkpoint.path) / "state.pt").is_file()
+    assert best.checkpoint is not None and (Path(best.checkpoint.path) / CHECKPOINT_FILE).is_file()
     # every finished trial was told to the searcher, with its architecture
     assert len(adapter.algorithm.history) == 4 and adapter.live == {}
     told = {space.canonical_hash(a) for a, _ in adapter.algorithm.history}

@@ -167,6 +167,7 @@ def minimum_importance_pruning(
     pool: int = 4000,
     slack: float = 1.5,
     importance_seeds: int = 5,
+    exploit: int = 0,
     confirm: int = 0,
     replicates: int = 3,
     on_round: Callable[[MIPRound], None] | None = None,
@@ -178,7 +179,12 @@ def minimum_importance_pruning(
     (a little above the budget, so the forests see where correlation is
     bought), and are evaluated cheapest first.
 
-    ``confirm``: after the rounds, the ``confirm`` best configurations within
+    ``exploit``: after the rounds, that many configurations of the final
+    space that the forests (fitted on every evaluation) predict to rank
+    best among those the cost model puts within the budget are evaluated
+    too: the rounds explore, this step spends what they learned.
+
+    ``confirm``: then the ``confirm`` best configurations within
     the budget are trained again ``replicates - 1`` times with other training
     seeds (``evaluate(configs, replicate=r)``) and the answer is the one with
     the best *mean* correlation. A single training per architecture is noisy
@@ -230,9 +236,34 @@ def minimum_importance_pruning(
         result.rounds.append(round_)
         if on_round is not None:
             on_round(round_)
+    if exploit and len(result.evaluations) >= 4:
+        _exploit(result, space, evaluate, exploit, budget, rng, pool, cost)
     if confirm and not result.evaluations.empty:
         _confirm(result, space, evaluate, confirm, replicates)
     return result
+
+
+def _exploit(result: MIPResult, space: BPESpace, evaluate: Evaluate, exploit: int, budget: float,
+             rng: np.random.Generator, pool: int, cost: CostModel | None = None) -> None:
+    """Evaluate the configurations the forest predicts best among those the cost model allows."""
+    from sklearn.ensemble import RandomForestRegressor
+
+    seen = {config_key(c) for c in _configs(result.evaluations, space)}
+    drawn = {config_key(c): c for c in space.sample(rng, pool)}
+    candidates = [c for k, c in drawn.items() if k not in seen]
+    if cost is not None and candidates:
+        candidates = [c for c, p in zip(candidates, cost.predict(candidates)) if p <= budget]
+    if not candidates:
+        return
+    forest = RandomForestRegressor(n_estimators=300, random_state=0, n_jobs=1).fit(
+        space.frame(_configs(result.evaluations, space)).to_numpy(float), result.evaluations["spearman"])
+    predicted = forest.predict(space.frame(candidates).to_numpy(float))
+    picks = [candidates[i] for i in np.argsort(-predicted)[:exploit]]
+    measured = evaluate(picks).reset_index(drop=True)
+    measured = pd.concat([pd.DataFrame(picks), measured.drop(columns=space.names, errors="ignore")], axis=1)
+    measured["round"] = int(result.evaluations["round"].max()) + 1
+    measured["proxy"] = [space.cost_proxy(c) for c in picks]
+    result.evaluations = pd.concat([result.evaluations, measured], ignore_index=True)
 
 
 def _confirm(result: MIPResult, space: BPESpace, evaluate: Evaluate, confirm: int, replicates: int) -> None:

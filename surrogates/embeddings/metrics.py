@@ -1,0 +1,148 @@
+"""Quality of a graph embedding: reconstruction, and validity/uniqueness/novelty of samples.
+
+The measures of D-VAE, VS-GAE and SVGe. Architectures are compared by the
+space's canonical hash, so isomorphic graphs count as the same architecture
+(an NB101 cell decoded with its vertices in another order is a correct
+reconstruction). Each measure comes as a pure function of architectures,
+usable on any decoder's output, and :func:`reconstruction_accuracy` /
+:func:`prior_quality` run a model for it.
+
+* *Reconstruction accuracy*: encode each graph ``n_encode`` times (draws from
+  ``q(z | G)``), decode each draw ``n_decode`` times (stochastic decoding),
+  and count the decodings equal to the graph (10 x 10 in the papers).
+* *Validity*: share of prior samples that decode to an architecture of the
+  space.
+* *Uniqueness*: distinct architectures among the valid samples, over the
+  number of valid samples.
+* *Novelty*: share of valid samples not in the training set.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Iterable, Sequence
+
+import numpy as np
+import torch
+
+from nasframe.core import Architecture, SearchSpace
+
+if TYPE_CHECKING:
+    from surrogates.embeddings.vsgae import GraphVAE
+
+
+def _hashes(space: SearchSpace, archs: Sequence[Architecture]) -> list[str]:
+    return space.canonical_hashes(list(archs)) if archs else []
+
+
+def reconstruction_rate(
+    space: SearchSpace,
+    originals: Sequence[Architecture],
+    decoded: Sequence[Sequence[Architecture | None]],
+) -> float:
+    """Share of decodings equal (by canonical hash) to their original; ``None`` counts as a miss.
+
+    ``decoded[i]`` holds every decoding of ``originals[i]``.
+    """
+    if len(originals) != len(decoded):
+        raise ValueError(f"{len(originals)} originals but {len(decoded)} lists of decodings")
+    targets = _hashes(space, originals)
+    hits = total = 0
+    for target, attempts in zip(targets, decoded):
+        valid = [a for a in attempts if a is not None]
+        hits += sum(h == target for h in _hashes(space, valid))
+        total += len(attempts)
+    if total == 0:
+        raise ValueError("no decodings to score")
+    return hits / total
+
+
+def validity(samples: Sequence[Architecture | None]) -> float:
+    """Share of samples that are architectures (not ``None``)."""
+    if not samples:
+        raise ValueError("no samples to score")
+    return sum(s is not None for s in samples) / len(samples)
+
+
+def uniqueness(space: SearchSpace, samples: Sequence[Architecture | None]) -> float:
+    """Distinct valid samples over valid samples (``nan`` when none is valid)."""
+    valid = [s for s in samples if s is not None]
+    if not valid:
+        return float("nan")
+    return len(set(_hashes(space, valid))) / len(valid)
+
+
+def novelty(space: SearchSpace, samples: Sequence[Architecture | None], train: Iterable[str]) -> float:
+    """Share of valid samples whose canonical hash is not among ``train`` hashes (``nan`` when none is valid)."""
+    valid = [s for s in samples if s is not None]
+    if not valid:
+        return float("nan")
+    seen = set(train)
+    return sum(h not in seen for h in _hashes(space, valid)) / len(valid)
+
+
+def reconstruction_accuracy(
+    model: "GraphVAE",
+    archs: Sequence[Architecture],
+    *,
+    n_encode: int = 10,
+    n_decode: int = 10,
+    seed: int = 0,
+) -> float:
+    """The papers' reconstruction accuracy: ``n_encode`` posterior draws x ``n_decode`` stochastic decodings.
+
+    All ``len(archs) * n_encode * n_decode`` decodings run as one batch. For
+    the deterministic variant (mean, greedy) score ``[[d] for d in
+    model.decode(model.encode(archs))]`` with :func:`reconstruction_rate`.
+    """
+    if n_encode < 1 or n_decode < 1:
+        raise ValueError(f"n_encode and n_decode must be >= 1, got {n_encode}, {n_decode}")
+    mean, logvar = model.encode_distribution(archs)
+    generator = torch.Generator(device="cpu")
+    generator.manual_seed(seed)
+    noise = torch.randn((n_encode, *mean.shape), generator=generator).to(mean.device)
+    # row order: graph-major, then encoding draw, then decoding draw
+    z = (mean.unsqueeze(0) + noise * torch.exp(0.5 * logvar).unsqueeze(0)).transpose(0, 1)
+    z = z.repeat_interleave(n_decode, dim=1).reshape(-1, model.latent)
+    decoded = model.decode(z, stochastic=True, seed=seed + 1)
+    per_graph = n_encode * n_decode
+    grouped = [decoded[i * per_graph : (i + 1) * per_graph] for i in range(len(archs))]
+    return reconstruction_rate(model.space, archs, grouped)
+
+
+def prior_quality(
+    model: "GraphVAE",
+    n: int = 1000,
+    *,
+    train: Iterable[Architecture] | Iterable[str] = (),
+    seed: int = 0,
+) -> dict[str, float]:
+    """Validity, uniqueness and novelty (against ``train``, architectures or hashes) of ``n`` prior samples."""
+    samples = model.sample_prior(n, seed=seed)
+    train = list(train)
+    hashes = [t if isinstance(t, str) else model.space.canonical_hash(t) for t in train]
+    return {
+        "validity": validity(samples),
+        "uniqueness": uniqueness(model.space, samples),
+        "novelty": novelty(model.space, samples, hashes),
+    }
+
+
+def prediction_quality(y_true: Sequence[float], y_pred: Sequence[float]) -> dict[str, float]:
+    """RMSE and Kendall tau of a predictor (SVGe's predictor quality)."""
+    from surrogates.metrics import kendall_tau
+
+    y_true, y_pred = np.asarray(y_true, dtype=np.float64), np.asarray(y_pred, dtype=np.float64)
+    if y_true.shape != y_pred.shape or y_true.ndim != 1 or len(y_true) < 2:
+        raise ValueError(f"need two 1-d arrays of equal length >= 2, got {y_true.shape} and {y_pred.shape}")
+    return {"rmse": float(np.sqrt(np.mean((y_true - y_pred) ** 2))), "kendall_tau": kendall_tau(y_true, y_pred)}
+
+
+__all__ = [
+    "novelty",
+    "prediction_quality",
+    "prior_quality",
+    "reconstruction_accuracy",
+    "reconstruction_rate",
+    "uniqueness",
+    "validity",
+]

@@ -1,0 +1,92 @@
+"""`nasframe embed train` / `embed evaluate`: tiny models, checkpoints and resume, the model card."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+from click.testing import CliRunner
+
+from nasframe.cli import _nb101_split, main
+from surrogates.embeddings import load_model, save_model
+
+TINY = ["--hidden", "16", "--latent", "8", "--batch-size", "32", "--lr", "3e-3", "--holdout", "10"]
+
+
+def test_train_resume_and_evaluate(tmp_path, one_thread):
+    out, checkpoint = tmp_path / "model", tmp_path / "checkpoint"
+    args = ["embed", "train", "--space", "nb101", "--archs", "60", *TINY, "--checkpoint", str(checkpoint),
+            "--out", str(out), "--seed", "3", "--threads", "1"]
+    first = CliRunner().invoke(main, [*args, "--epochs", "2"])
+    assert first.exit_code == 0, first.output
+    assert "60 architectures to train on, 10 held out" in first.output
+    assert "epoch 1/2  loss" in first.output and "epoch 2/2" in first.output and "resuming" not in first.output
+    card = json.loads((out / "card.json").read_text())
+    assert card["kind"] == "vsgae" and card["epochs"] == 2 and card["hyperparameters"]["latent"] == 8
+    assert json.loads(card["data_source"])["archs"] == 60
+    assert set(card["metrics"]) == {"heldout_teacher_forced_accuracy", "heldout_greedy_reconstruction"}
+
+    resumed = CliRunner().invoke(main, [*args, "--epochs", "3"])  # continues from the checkpoint
+    assert resumed.exit_code == 0, resumed.output
+    assert "resuming from" in resumed.output and "epoch 3/3" in resumed.output and "epoch 1/3" not in resumed.output
+    assert load_model(out).card["epochs"] == 3
+
+    evaluated = CliRunner().invoke(main, ["embed", "evaluate", str(out), "--encodings", "2", "--decodings", "2",
+                                          "--samples", "100", "--json"])
+    assert evaluated.exit_code == 0, evaluated.output
+    report = json.loads(evaluated.output)
+    assert report["heldout"] == 10 and report["samples"] == 100 and report["epochs"] == 3
+    for key in ("reconstruction_accuracy", "greedy_reconstruction", "validity"):
+        assert 0.0 <= report[key] <= 1.0
+    assert report["novelty"] is None or 0.0 <= report["novelty"] <= 1.0
+    text = CliRunner().invoke(main, ["embed", "evaluate", str(out), "--encodings", "1", "--decodings", "1",
+                                     "--samples", "20", "--heldout", "4"])
+    assert text.exit_code == 0, text.output
+    assert "reconstruction accuracy (4 held out, 1 encodings x 1 decodings)" in text.output
+    assert "prior samples (20): validity" in text.output
+
+
+def test_svge_on_enas_and_bad_options(tmp_path, one_thread):
+    runner = CliRunner()
+    done = runner.invoke(main, ["embed", "train", "--space", "enas", "--model", "svge", "--archs", "20", *TINY,
+                                "--epochs", "1", "--out", str(tmp_path / "svge")])
+    assert done.exit_code == 0, done.output
+    assert load_model(tmp_path / "svge").kind == "svge"
+    neither = runner.invoke(main, ["embed", "train", "--out", str(tmp_path / "x")])
+    assert neither.exit_code != 0 and "exactly one of --archs N and --all" in neither.output
+    enas_all = runner.invoke(main, ["embed", "train", "--space", "enas", "--all", "--out", str(tmp_path / "x")])
+    assert enas_all.exit_code != 0 and "reads the NB101 enumeration" in enas_all.output
+
+
+def test_uniform_cells_from_the_index(tmp_path, nb101_index, one_thread):
+    out = tmp_path / "u"
+    done = CliRunner().invoke(main, ["embed", "train", "--archs", "40", "--uniform", *TINY, "--epochs", "1",
+                                     "--out", str(out)])
+    assert done.exit_code == 0, done.output
+    assert "40 architectures to train on, 10 held out" in done.output
+    index, train_rows, heldout_rows = _nb101_split(10, seed=0, count=40)
+    assert len(train_rows) == 40 and not set(train_rows) & set(heldout_rows)
+    assert json.loads(load_model(out).card["data_source"])["uniform"] is True
+    evaluated = CliRunner().invoke(main, ["embed", "evaluate", str(out), "--encodings", "1", "--decodings", "1",
+                                          "--samples", "20", "--json"])
+    assert evaluated.exit_code == 0, evaluated.output
+    assert json.loads(evaluated.output)["heldout"] == 10
+
+
+def test_evaluate_knows_the_split_of_a_model_trained_on_all_cells(tmp_path, nb101_index, one_thread):
+    """A model recorded as trained on every NB101 cell: its prior samples are (nearly) never novel."""
+    index, train_rows, heldout_rows = _nb101_split(5, seed=0)
+    assert len(train_rows) + len(heldout_rows) == len(index) and not set(train_rows) & set(heldout_rows)
+    from surrogates.embeddings import VSGAE
+    from search_spaces.nb101.space import NB101Space
+
+    recipe = {"recipe": "nasframe.embed.train/1", "space": "nb101", "archs": "all", "holdout": 5, "seed": 0}
+    save_model(VSGAE(NB101Space(), hidden=8, latent=4), tmp_path / "m", data_source=json.dumps(recipe))
+    result = CliRunner().invoke(main, ["embed", "evaluate", str(tmp_path / "m"), "--encodings", "1",
+                                       "--decodings", "1", "--samples", "50", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["heldout"] == 5
+    if report["validity"] > 0:  # every valid cell but the 5 held out was "trained on"
+        assert report["novelty"] <= 5 / (50 * report["validity"])
+    assert np.isfinite(report["reconstruction_accuracy"])
