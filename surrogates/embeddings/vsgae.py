@@ -20,6 +20,7 @@ a model card records.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any, ClassVar, Sequence
 
 import numpy as np
@@ -44,7 +45,7 @@ def _seed_value(seed: int | None) -> int:
     return int(np.random.SeedSequence(seed).generate_state(1)[0]) if seed is None else int(seed)
 
 
-class GraphVAE(nn.Module):
+class GraphVAE(nn.Module, ABC):
     """Shared machinery of the graph VAEs; subclasses add the networks.
 
     Parameters
@@ -102,20 +103,21 @@ class GraphVAE(nn.Module):
 
     # -- subclass plug-in points ---------------------------------------------
 
+    @abstractmethod
     def _build(self) -> None:
-        raise NotImplementedError
+        """Create the encoder and decoder modules (called under the seeded RNG)."""
 
+    @abstractmethod
     def _encode(self, graphs: PaddedGraphs) -> tuple[torch.Tensor, torch.Tensor]:
         """Latent mean and log-variance ``(B, latent)`` of a batch."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _reconstruction(self, z: torch.Tensor, graphs: PaddedGraphs) -> tuple[torch.Tensor, torch.Tensor]:
         """Teacher-forced NLL ``(B,)`` and exact-greedy flags ``(B,)`` of the decoder(s)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _generator_decoder(self) -> SequentialGraphDecoder:
         """The decoder that turns latent points into graphs."""
-        raise NotImplementedError
 
     def hyperparameters(self) -> dict[str, Any]:
         """Constructor arguments that rebuild this network (recorded in the model card)."""
