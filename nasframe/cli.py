@@ -516,7 +516,7 @@ def bpe_search(task_name, data, space_name, num_archs, full_items, budget, round
 
     from nasframe.core.files import atomic_file
     from nasframe.estimation import BPEEvaluator, image_bpe_space, minimum_importance_pruning
-    from nasframe.training import ray_session
+    from nasframe.ray_session import ray_session
 
     began = time.perf_counter()
     space_obj = _space(space_name)
@@ -602,7 +602,8 @@ def bpe_apply(out_dir, searcher_name, trials, top_k, seed, address) -> None:
     from nasframe.core.files import atomic_file
     from nasframe.searchers import make
     from nasframe.tasks import Recipe
-    from nasframe.training import ray_session, search_then_retrain
+    from nasframe.ray_session import ray_session
+    from nasframe.training import search_then_retrain
 
     out = Path(out_dir)
     if not (out / "report.json").is_file():

@@ -60,6 +60,7 @@ import numpy as np
 import pandas as pd
 
 from nasframe.core import registry
+from nasframe.ray_session import ray_session
 from nasframe.runner import History, run_search
 from nasframe.store import ResultStore, options_hash, run_key
 
@@ -367,16 +368,7 @@ class Experiment:
                  max_chunk: int, ray_init: Mapping[str, Any] | None) -> None:
         import ray
 
-        started_here = False
-        if not ray.is_initialized():
-            kwargs = dict(ray_init or {})
-            if address is not None:
-                ray.init(address=address, **kwargs)
-            else:
-                kwargs.setdefault("include_dashboard", False)
-                ray.init(num_cpus=num_cpus or os.cpu_count(), **kwargs)
-            started_here = True
-        try:
+        with ray_session(address, num_cpus, **dict(ray_init or {})):
             remote = ray.remote(num_cpus=1, max_retries=max_retries, retry_exceptions=False)(execute_chunk)
             workers = max(1, int(ray.cluster_resources().get("CPU", 1)))
             planner = _ChunkPlanner(todo, workers, chunk_seconds, max_chunk)
@@ -406,9 +398,6 @@ class Experiment:
                     except Exception:  # noqa: BLE001 - best effort; the driver is going away
                         pass
                 raise
-        finally:
-            if started_here:
-                ray.shutdown()
 
     # -- results -----------------------------------------------------------------------------------
 

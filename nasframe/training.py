@@ -19,36 +19,15 @@ The task's images go once into Ray's object store (``ray.put`` /
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import tempfile
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Sequence
 
 import pandas as pd
 
 from nasframe.core import Architecture, EvalResult, Fidelity, SearchSpace, Searcher
 from nasframe.tasks import ImageClassification, Recipe, Trainer, TrainResult
-
-
-@contextlib.contextmanager
-def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iterator[None]:
-    """Ray for the block: joins ``address`` or starts a local instance (``num_cpus``, default every
-    core, no dashboard) unless one is running already; shuts down only what it started."""
-    import ray
-
-    if ray.is_initialized():
-        yield
-        return
-    if address is not None:
-        ray.init(address=address)
-    else:
-        ray.init(num_cpus=num_cpus or os.cpu_count(), include_dashboard=False)
-    try:
-        yield
-    finally:
-        ray.shutdown()
 
 
 def _train_one(task: ImageClassification, space: SearchSpace, arch_json: Any, recipe: dict[str, Any], seed: int,
@@ -114,6 +93,17 @@ def _tune_config(space: SearchSpace, recipe: Recipe, seed: int, evaluate_test: b
     return {"space": space.name, "recipe": recipe.to_dict(), "seed": seed, "evaluate_test": evaluate_test}
 
 
+def _trainable(task: ImageClassification, resources: dict[str, float] | None) -> Any:
+    """:func:`nasframe.tune.train_architecture` with the task's images in the object store (sent
+    once, not per trial) and per-trial resources."""
+    from ray import tune
+
+    from nasframe.tune import train_architecture
+
+    return tune.with_resources(tune.with_parameters(train_architecture, task=task),
+                               resources or default_resources())
+
+
 def _result_of(metrics: dict[str, Any]) -> EvalResult:
     return EvalResult(
         val_accuracy=float(metrics["val_accuracy"]),
@@ -161,16 +151,13 @@ class TrainingEvaluator:
                  seed: int | None = None) -> list[EvalResult]:
         from ray import tune
 
-        from nasframe.tune import train_architecture
-
         recipe = self.recipe
         if fidelity is not None and fidelity.epochs is not None:
             recipe = recipe.replace(epochs=int(fidelity.epochs))
         unique = list(dict.fromkeys(json.dumps(a.to_json(), sort_keys=True) for a in archs))
         self.calls += 1
         tuner = tune.Tuner(
-            tune.with_resources(tune.with_parameters(train_architecture, task=self.task),
-                                self.resources or default_resources()),
+            _trainable(self.task, self.resources),
             param_space={**_tune_config(self.space, recipe, seed or 0, self.evaluate_test),
                          "arch": tune.grid_search([json.loads(u) for u in unique])},
             tune_config=tune.TuneConfig(metric="val_accuracy", mode="max", scheduler=self.scheduler),
@@ -221,7 +208,7 @@ def search_then_retrain(
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler
 
-    from nasframe.tune import TuneSearcher, train_architecture
+    from nasframe.tune import TuneSearcher
 
     space = searcher.space
     if scheduler == "asha":
@@ -229,7 +216,7 @@ def search_then_retrain(
                                   reduction_factor=2)
     storage_path = storage_path or tempfile.mkdtemp(prefix="nasframe-tune-")
     tuner = tune.Tuner(
-        tune.with_resources(tune.with_parameters(train_architecture, task=task), resources or default_resources()),
+        _trainable(task, resources),
         param_space=_tune_config(space, bpe, seed, False),
         tune_config=tune.TuneConfig(search_alg=TuneSearcher(searcher), scheduler=scheduler,
                                     num_samples=num_samples, metric="val_accuracy", mode="max"),

@@ -24,7 +24,7 @@ def main() -> None:
     from nasframe.core import load_space
     from nasframe.estimation import BPEEvaluator
     from nasframe.tasks import Recipe, load_task
-    from nasframe.training import ray_session
+    from nasframe.ray_session import ray_session
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", required=True, help="The study folder of `nasframe bpe search`.")

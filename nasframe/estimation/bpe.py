@@ -102,14 +102,18 @@ class BPESpace:
             raise RecipeError(f"BPE configuration has fields outside the space: {sorted(unknown)}")
         return self.full.replace(**dict(config))
 
+    def full_value(self, name: str) -> Any:
+        """The full recipe's value of ``name``; where the full recipe leaves it to the data
+        (``image_size=None``: the dataset's size), the largest choice."""
+        value = getattr(self.full, name)
+        return value if value is not None else max(self.parameters[name].choices, key=_numeric)
+
     def cost_proxy(self, config: Mapping[str, Any]) -> float:
         """Relative training cost of ``config`` against the full recipe, before any measurement."""
-        full = self.full.to_dict()
         proxy = 1.0
         for name, p in self.parameters.items():
             if p.cost_exponent:
-                reference = full[name] if full[name] is not None else max(p.choices, key=_numeric)
-                proxy *= (_numeric(config[name]) / _numeric(reference)) ** p.cost_exponent
+                proxy *= (_numeric(config[name]) / _numeric(self.full_value(name))) ** p.cost_exponent
         return proxy
 
     def frame(self, configs: Sequence[Mapping[str, Any]]) -> pd.DataFrame:

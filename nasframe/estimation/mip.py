@@ -97,12 +97,9 @@ class CostModel:
     def __init__(self, space: BPESpace, strength: float = 1.0) -> None:
         self.space = space
         self.strength = strength
-        full = space.full.to_dict()
-        self.reference = {}
-        for name, p in space.parameters.items():
-            value = full[name] if full[name] is not None else max(p.choices, key=_as_float)
-            self.reference[name] = value
-        self.weights = np.array([p.cost_exponent for p in space.parameters.values()], dtype=float)
+        self.reference = {name: space.full_value(name) for name in space.parameters}
+        self.prior = np.array([p.cost_exponent for p in space.parameters.values()], dtype=float)
+        self.weights = self.prior.copy()
         self.intercept = 0.0
 
     def features(self, configs: Sequence[dict[str, Any]]) -> np.ndarray:
@@ -117,12 +114,11 @@ class CostModel:
 
     def fit(self, configs: Sequence[dict[str, Any]], ratios: Sequence[float]) -> "CostModel":
         x, y = self.features(configs), np.log(np.asarray(ratios, dtype=float))
-        prior = np.array([p.cost_exponent for p in self.space.parameters.values()], dtype=float)
         # ridge toward the prior with an unpenalised intercept: centre, solve, un-centre
         x_mean, y_mean = x.mean(axis=0), y.mean()
         xc, yc = x - x_mean, y - y_mean
         lhs = xc.T @ xc + self.strength * np.eye(x.shape[1])
-        self.weights = np.linalg.solve(lhs, xc.T @ yc + self.strength * prior)
+        self.weights = np.linalg.solve(lhs, xc.T @ yc + self.strength * self.prior)
         self.intercept = float(y_mean - x_mean @ self.weights)
         return self
 
@@ -209,11 +205,7 @@ def minimum_importance_pruning(
             break
         picks = [candidates[i] for i in rng.choice(len(candidates), min(per_round, len(candidates)), replace=False)]
         configs = [c for _, _, c in sorted(picks, key=lambda t: t[0])]
-        measured = evaluate(configs).reset_index(drop=True)
-        measured = pd.concat([pd.DataFrame(configs), measured.drop(columns=space.names, errors="ignore")], axis=1)
-        measured["round"] = index
-        measured["proxy"] = [space.cost_proxy(c) for c in configs]
-        rows.append(measured)
+        rows.append(_measure(evaluate, configs, space, index))
         result.evaluations = pd.concat(rows, ignore_index=True)
         cost.fit(_configs(result.evaluations, space), result.evaluations["cost_ratio"].to_numpy())
 
@@ -259,11 +251,18 @@ def _exploit(result: MIPResult, space: BPESpace, evaluate: Evaluate, exploit: in
         space.frame(_configs(result.evaluations, space)).to_numpy(float), result.evaluations["spearman"])
     predicted = forest.predict(space.frame(candidates).to_numpy(float))
     picks = [candidates[i] for i in np.argsort(-predicted)[:exploit]]
-    measured = evaluate(picks).reset_index(drop=True)
-    measured = pd.concat([pd.DataFrame(picks), measured.drop(columns=space.names, errors="ignore")], axis=1)
-    measured["round"] = int(result.evaluations["round"].max()) + 1
-    measured["proxy"] = [space.cost_proxy(c) for c in picks]
+    measured = _measure(evaluate, picks, space, int(result.evaluations["round"].max()) + 1)
     result.evaluations = pd.concat([result.evaluations, measured], ignore_index=True)
+
+
+def _measure(evaluate: Evaluate, configs: list[dict[str, Any]], space: BPESpace, round_index: int) -> pd.DataFrame:
+    """One row per configuration: its fields as sampled (the evaluator's copies may have lost their
+    types in a frame), what ``evaluate`` measured, the round and the cost proxy."""
+    measured = evaluate(configs).reset_index(drop=True)
+    measured = pd.concat([pd.DataFrame(configs), measured.drop(columns=space.names, errors="ignore")], axis=1)
+    measured["round"] = round_index
+    measured["proxy"] = [space.cost_proxy(c) for c in configs]
+    return measured
 
 
 def _confirm(result: MIPResult, space: BPESpace, evaluate: Evaluate, confirm: int, replicates: int) -> None:
