@@ -339,15 +339,20 @@ def _curve(frame, optimum: float | None, title: str, path) -> None:
               help="Results folder; re-running with the same folder resumes.")
 @click.option("--address", default=None, help="Ray cluster address (default: a local Ray).")
 @click.option("--serial", is_flag=True, help="Run in this process, without Ray.")
-def compare(bench_names, searcher_text, seeds, budget, batch_size, out_dir, address, serial) -> None:
+@click.option("--option", "option_texts", multiple=True, metavar="SEARCHER:KEY=VALUE",
+              help="A searcher option (repeatable), e.g. latent-bo:model=models/vsgae-nb101. "
+                   "VALUE is read as JSON when it parses, else as text.")
+def compare(bench_names, searcher_text, seeds, budget, batch_size, out_dir, address, serial, option_texts) -> None:
     """Run searchers x seeds on benchmarks; write regret curves (PNG) and a table (markdown, CSV)."""
     from pathlib import Path
 
     from nasframe.experiment import Experiment, IncompleteExperiment
 
     names = [n.strip() for n in searcher_text.split(",") if n.strip()]
+    options = _searcher_options(option_texts, names)
     out = Path(out_dir)
-    experiment = Experiment(names, list(bench_names), seeds, budget, batch_size, store=out / "store")
+    entries = [(name, options[name]) if name in options else name for name in names]
+    experiment = Experiment(entries, list(bench_names), seeds, budget, batch_size, store=out / "store")
     try:
         report = experiment.run(address=address, parallel=not serial)
     except IncompleteExperiment as exc:
@@ -364,6 +369,31 @@ def compare(bench_names, searcher_text, seeds, budget, batch_size, out_dir, addr
         path = out / f"regret-{Path(bench_name).name}.png"
         _regret_plot(part, f"{bench_name}: {seeds} seeds, {budget} queries", path)
         click.echo(f"regret curves: {path}")
+
+
+def _searcher_options(texts, names: list[str]) -> dict[str, dict]:
+    """``{searcher: {key: value}}`` from ``SEARCHER:KEY=VALUE`` texts.
+
+    A value that names an existing file or folder becomes an absolute path:
+    Ray workers need not share the driver's working directory.
+    """
+    from pathlib import Path
+
+    options: dict[str, dict] = {}
+    for text in texts:
+        head, equals, value = text.partition("=")
+        searcher_name, colon, key = head.partition(":")
+        if not (equals and colon and searcher_name and key):
+            raise click.BadParameter(f"{text!r} is not SEARCHER:KEY=VALUE", param_hint="--option")
+        if searcher_name not in names:
+            raise click.BadParameter(f"{text!r}: {searcher_name!r} is not among --searchers {','.join(names)}",
+                                     param_hint="--option")
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError:
+            parsed = str(Path(value).resolve()) if Path(value).exists() else value
+        options.setdefault(searcher_name, {})[key] = parsed
+    return options
 
 
 def _regret_table(curves):

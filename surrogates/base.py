@@ -15,6 +15,7 @@ versions) and one portable file per member in the family's own format
 
 from __future__ import annotations
 
+import copy
 import datetime as _dt
 import json
 from abc import ABC, abstractmethod
@@ -192,6 +193,27 @@ class Surrogate(ABC):
         """Ensemble mean and standard deviation of the members, per architecture."""
         preds = self.predict_members(archs, cache)
         return preds.mean(axis=0), preds.std(axis=0)
+
+    def transferred(self, space: SearchSpace) -> "Surrogate":
+        """This fitted surrogate, reading architectures of ``space``: another configuration of its space.
+
+        A graph network learns functions of nodes, edges and their
+        neighbourhoods, not of positions, so it can score graphs larger than
+        any it was trained on (ENAS with 12 layers from 6-layer data; DESIGN
+        section 6's extrapolation). A fixed-length encoding cannot be read at
+        another size, so encoding families refuse. The members are shared,
+        not copied; the surrogate itself is unchanged.
+        """
+        if space.name != self.space.name:
+            raise ValueError(f"a {self.space.name} surrogate cannot read {space.name} architectures")
+        if self.uses_encoding:
+            raise ValueError(
+                f"{self.family!r} reads a fixed-length encoding of {self.space!r}; only graph families "
+                "(gin, gcn, vsgae-mlp) read architectures of another size"
+            )
+        view = copy.copy(self)
+        view.space = space
+        return view
 
     def save(self, path: str | Path) -> Path:
         """Write the folder atomically: a half-written model never replaces a good one."""

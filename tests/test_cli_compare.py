@@ -39,3 +39,19 @@ def test_compare_and_search_on_ray(ray_session, tmp_path):
     local = CliRunner().invoke(main, ["search", "--benchmark", "nbgraph-cora", "--searcher", "evolution",
                                       "--budget", "30", "--out", str(tmp_path / "l")])
     assert json.loads((tmp_path / "l" / "summary.json").read_text())["best"] == summary["best"]
+
+
+def test_compare_passes_searcher_options_and_refuses_bad_ones(tmp_path):
+    import pyarrow.parquet as pq
+
+    args = ["compare", "--benchmark", "nbgraph-cora", "--searchers", "evolution", "--seeds", "1", "--budget", "15",
+            "--option", "evolution:population_size=12", "--out", str(tmp_path), "--serial"]
+    done = CliRunner().invoke(main, args)
+    assert done.exit_code == 0, done.output
+    (stored,) = (tmp_path / "store").glob("*.parquet")
+    run = json.loads(pq.read_schema(stored).metadata[b"nasframe.run"])
+    assert run["options"] == {"population_size": 12}
+    for option, message in (("random:x=1", "'random' is not among --searchers evolution"),
+                            ("evolution=3", "is not SEARCHER:KEY=VALUE")):
+        refused = CliRunner().invoke(main, [*args[:7], "--option", option, "--out", str(tmp_path / "x")])
+        assert refused.exit_code == 2 and message in refused.output

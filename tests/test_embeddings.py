@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 
 import numpy as np
 import pytest
@@ -249,6 +250,24 @@ def test_resumed_training_continues_exactly(tmp_path, nb101_cells):
               **{**settings, "lr": 2e-3})
     stopped = train(VSGAE(NB101, hidden=16, latent=8), cells, epochs=5, callback=lambda e, s: e < 1)
     assert stopped.stopped and stopped.epochs == 1
+
+
+def test_checkpoint_from_another_device_kind_resumes_with_a_warning(tmp_path, nb101_cells):
+    """A CUDA generator's state (16 bytes) cannot seed a CPU generator: the noise is reseeded, with a warning."""
+    cells = nb101_cells[:20]
+    settings = {"batch_size": 8, "lr": 1e-3, "seed": 5, "checkpoint": tmp_path}
+    train(VSGAE(NB101, hidden=16, latent=8, seed=2), cells, epochs=1, **settings)
+    state = torch.load(tmp_path / CHECKPOINT, weights_only=True)
+    state["torch_rng"] = torch.zeros(16, dtype=torch.uint8)  # the size of a CUDA generator's state
+    torch.save(state, tmp_path / CHECKPOINT)
+    runs = []
+    for _ in range(2):
+        shutil.copy(tmp_path / CHECKPOINT, tmp_path / "copy.pt")
+        with pytest.warns(UserWarning, match="another kind of device"):
+            runs.append(train(VSGAE(NB101, hidden=16, latent=8, seed=2), cells, epochs=2, **settings))
+        shutil.copy(tmp_path / "copy.pt", tmp_path / CHECKPOINT)
+    assert runs[0].resumed_from == 1 and runs[0].epochs == 2
+    assert runs[0].history == runs[1].history  # still a pure function of the checkpoint
 
 
 def test_saved_model_reloads_with_its_card(tmp_path, trained, nb101_cells):

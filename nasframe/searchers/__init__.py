@@ -14,6 +14,7 @@ from nasframe.core.registry import searchers as registry
 from nasframe.searchers._bananas import BANANAS
 from nasframe.searchers._bo import SurrogateBO
 from nasframe.searchers._evolution import RegularizedEvolution
+from nasframe.searchers._extrapolation import PredictorExtrapolation
 from nasframe.searchers._latent_bo import LatentBO
 from nasframe.searchers._local import LocalSearch
 from nasframe.searchers._optuna import OptunaSearcher
@@ -21,9 +22,10 @@ from nasframe.searchers._random import RandomSearch
 from nasframe.searchers._reinforce import REINFORCE
 
 
-# also declared as an entry point; registered here too so that it is found
-# before the package metadata is reinstalled (same class either way)
-registry.register(LatentBO.name, LatentBO)
+# also declared as entry points; registered here too so that they are found
+# before the package metadata is reinstalled (same classes either way)
+for _newer in (LatentBO, PredictorExtrapolation):
+    registry.register(_newer.name, _newer)
 
 
 def make(name: str, space: SearchSpace, *, seed: int = 0, **options: Any) -> Searcher:
@@ -35,4 +37,4 @@ def names() -> list[str]:
     return registry.names()
 
 
-__all__ = ["BANANAS", "LatentBO", "SurrogateBO", "LocalSearch", "OptunaSearcher", "REINFORCE", "RandomSearch", "RegularizedEvolution", "make", "names"]
+__all__ = ["BANANAS", "LatentBO", "SurrogateBO", "LocalSearch", "OptunaSearcher", "PredictorExtrapolation", "REINFORCE", "RandomSearch", "RegularizedEvolution", "make", "names"]

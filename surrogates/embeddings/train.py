@@ -21,9 +21,11 @@ parameters, epochs, training settings, metrics, library versions) and
 from __future__ import annotations
 
 import contextlib
+import copy
 import datetime as _dt
 import hashlib
 import json
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -221,7 +223,20 @@ def _resume(
     model.load_state_dict(state["model"])
     optimiser.load_state_dict(state["optimiser"])
     rng.bit_generator.state = json.loads(state["numpy_rng"])
-    generator.set_state(state["torch_rng"].cpu())
+    torch_rng = state["torch_rng"].cpu()
+    if torch_rng.numel() == generator.get_state().numel():
+        generator.set_state(torch_rng)
+    else:
+        # A CPU and a CUDA generator keep different states, so a run moved
+        # between them cannot continue the same noise stream. Seeding from a
+        # copy of the restored batch-order generator keeps the continuation a
+        # pure function of the checkpoint without shifting the batch order.
+        warnings.warn(
+            f"checkpoint {path} was written on another kind of device; the reparameterisation noise is reseeded "
+            f"at epoch {epoch}, so the continued run is not bit-identical to an uninterrupted one",
+            stacklevel=3,
+        )
+        generator.manual_seed(int(copy.deepcopy(rng).integers(2**62)))
     return epoch, json.loads(state["history"])
 
 

@@ -1,0 +1,128 @@
+"""Predictor-guided extrapolation: search a larger space with a predictor trained on a smaller one.
+
+Lukasik et al. (GCPR 2020; "Smooth Variational Graph Embeddings", NeurIPS
+2021) train a graph neural predictor on the architectures a benchmark has
+(ENAS with 6 layers, NB101 cells with up to 7 vertices) and let it pick
+architectures of a larger configuration (12 layers, 8 vertices) that no
+benchmark covers; the picks are then trained for real. A graph network can
+do this because it learns functions of nodes and their neighbourhoods, not of
+positions (see :meth:`surrogates.base.Surrogate.transferred`).
+
+Every round:
+
+1. a candidate pool of the larger space: ``candidates`` mutations of the
+   ``mutate_top`` best architectures so far (by observed accuracy once there
+   are results, else by prediction) plus ``random_candidates`` fresh samples,
+   all new (canonical hash against ``seen``);
+2. the fixed predictor scores the pool (``acquisition`` over its ensemble
+   mean and spread, as in BANANAS);
+3. the ``n`` best are proposed.
+
+The predictor is never refitted: its knowledge is of the smaller space, and
+the few expensive evaluations of the larger one only choose the parents. It
+is not part of :meth:`state_dict`: like the space, it does not change, and a
+resumed searcher is constructed with the same ``predictor`` argument.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nasframe.core import Architecture, SearchSpace, Searcher
+from nasframe.searchers._bananas import ACQUISITIONS, acquisition_scores, fresh_samples, mutation_candidates, top_indices
+
+
+def _load_predictor(predictor: Any) -> Any:
+    """A fitted surrogate from an object or a folder written by ``Surrogate.save``."""
+    if isinstance(predictor, (str, Path)):
+        from surrogates import Surrogate
+
+        return Surrogate.load(predictor)
+    if not hasattr(predictor, "transferred"):
+        raise TypeError(f"predictor must be a fitted surrogate or its folder, got {type(predictor).__name__}")
+    return predictor
+
+
+class PredictorExtrapolation(Searcher):
+    """Proposes architectures of ``space`` by a predictor fitted on a smaller configuration of it.
+
+    Parameters
+    ----------
+    space:
+        The space to search (e.g. ``ENASSpace(num_layers=12)``).
+    predictor:
+        A fitted graph surrogate (``gin``, ``gcn``, ``vsgae-mlp``) of the same
+        space family, or the folder it was saved to.
+    candidates, mutate_top, random_candidates:
+        The pool per round (see the module documentation).
+    acquisition:
+        ``"its"``, ``"ei"`` or ``"ucb"`` over the predictor's members.
+    """
+
+    name = "extrapolate"
+
+    def __init__(
+        self,
+        space: SearchSpace,
+        *,
+        seed: int = 0,
+        predictor: Any,
+        candidates: int = 500,
+        mutate_top: int = 10,
+        random_candidates: int = 500,
+        acquisition: str = "ucb",
+    ) -> None:
+        super().__init__(space, seed=seed)
+        if acquisition not in ACQUISITIONS:
+            raise ValueError(f"unknown acquisition {acquisition!r}; choose one of {', '.join(ACQUISITIONS)}")
+        if candidates < 0 or random_candidates < 0 or candidates + random_candidates < 1 or mutate_top < 1:
+            raise ValueError("need candidates, random_candidates >= 0 (not both 0) and mutate_top >= 1")
+        self.predictor_source = str(predictor) if isinstance(predictor, (str, Path)) else None
+        self.candidates, self.mutate_top, self.random_candidates = candidates, mutate_top, random_candidates
+        self.acquisition = acquisition
+        self._predictor = _load_predictor(predictor).transferred(space)
+        self._predicted: dict[str, tuple[Architecture, float]] = {}
+
+    def _score(self, pool: list[Architecture]) -> np.ndarray:
+        mean, std = self._predictor.predict(pool)
+        for key, arch, value in zip(self.space.canonical_hashes(pool), pool, mean):
+            self._predicted[key] = (arch, float(value))
+        best = max((r.val_accuracy for _, r in self.history), default=float(np.max(mean)))
+        return acquisition_scores(self.acquisition, mean, std, best, self.rng)
+
+    def _parents(self) -> list[Architecture]:
+        if self.history:
+            ranked = sorted(self.history, key=lambda pair: -pair[1].val_accuracy)
+            return [arch for arch, _ in ranked[: self.mutate_top]]
+        ranked = sorted(self._predicted.values(), key=lambda item: -item[1])
+        return [arch for arch, _ in ranked[: self.mutate_top]]
+
+    def ask(self, n: int = 1) -> list[Architecture]:
+        parents = self._parents()
+        if parents:
+            pool = mutation_candidates(self.space, self.rng, parents, self.candidates, set(self.seen),
+                                       random_count=self.random_candidates, at_least=n)
+        else:  # first round: nothing to mutate yet
+            pool = list(fresh_samples(self.space, self.rng, self.candidates + self.random_candidates,
+                                      set(self.seen)).values())
+        if not pool:
+            return []
+        chosen = top_indices(self._score(pool), n)
+        return self._mark([pool[i] for i in chosen])
+
+    def predicted_best(self, k: int = 1) -> list[tuple[Architecture, float]]:
+        """The ``k`` architectures with the highest predicted accuracy among all scored so far."""
+        return sorted(self._predicted.values(), key=lambda item: -item[1])[:k]
+
+    def state_dict(self) -> dict[str, Any]:
+        """Plain data without the predictor: a resumed searcher is built with the same one."""
+        return {k: (v if k == "space" else copy.deepcopy(v)) for k, v in self.__dict__.items() if k != "_predictor"}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        predictor = self._predictor
+        super().load_state_dict(state)
+        self._predictor = predictor
