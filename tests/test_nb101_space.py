@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import nasframe as nf
+from nasframe.core import InvalidArchitecture
 from search_spaces.nb101 import OPS, NB101Cell
 from search_spaces.nb101.graph_util import official_hash
 from search_spaces.nb101.space import NB101Space, padded
@@ -150,3 +151,35 @@ def test_graph_batch_counts():
 
 def test_same_seed_same_samples():
     assert _cells(11, 20) == _cells(11, 20)
+
+
+def test_larger_configuration_for_extrapolation():
+    import torch
+
+    large = NB101Space(max_vertices=8)
+    cells = large.sample(np.random.default_rng(0), 300)
+    assert all(c.num_vertices <= 8 and c.num_edges <= 9 for c in cells)
+    chain = np.eye(8, k=1, dtype=int)
+    chain[0, 2] = 1  # a chain of 6 ops with one skip: 8 vertices, 8 edges
+    big = large.validate({"matrix": chain.tolist(), "ops": ["input", *OPS, *OPS, "output"]})
+    assert big.num_vertices == 8 and big.limits == (8, 9)
+    assert large.config() == {"sampling": "spec", "max_vertices": 8, "max_edges": 9}
+    assert NB101Space().config() == {"sampling": "spec"}  # recorded configurations stay valid
+    assert large.size() is None and "max_vertices=8" in repr(large)
+    with pytest.raises(InvalidArchitecture, match="at most 7 vertices"):
+        NB101Space().validate(big)
+    with pytest.raises(InvalidArchitecture, match="at most 7 vertices"):
+        NB101Space().from_json(big.to_json())
+    assert large.from_json(big.to_json()) == big
+    small = NB101Space().sample(np.random.default_rng(1), 5)
+    assert [large.validate(c) for c in small] == small  # every NB101 cell is a cell of the larger space
+    assert large.encode(cells[:3], "adjacency").shape == (3, 28 + 6 * 3)
+    assert large.encode(cells[:3], "path").shape == (3, sum(3**k for k in range(7)))
+    assert all(large.validate(large.mutate(big, np.random.default_rng(s))) for s in range(20))
+    assert large.neighbors(big) and all(c.num_vertices <= 8 for c in large.neighbors(big))
+    assert large.from_choices(large.to_choices(big)) == big
+    assert large.to_graph([big]).num_nodes == 8
+    net = large.build_model(big, stem_channels=8, num_stacks=1, cells_per_stack=1)
+    assert net(torch.zeros(1, 3, 8, 8)).shape == (1, 10)
+    with pytest.raises(ValueError, match="enumeration"):
+        NB101Space(sampling="uniform", max_vertices=8)

@@ -18,6 +18,13 @@ Every round:
    mean and spread, as in BANANAS);
 3. the ``n`` best are proposed.
 
+``min_nodes`` restricts proposals to graphs of at least that many nodes (the
+part of the larger space that is new). Where such graphs are rare under the
+space's sampler (NB101 cells with 8 vertices and at most 9 edges: about 1 in
+20,000 random specs, 1 in 1,000 mutations of 7-vertex cells) the pool is
+grown first: up to ``grow_rounds`` times, the largest candidates so far are
+mutated again, until ``5 n`` candidates are large enough.
+
 The predictor is never refitted: its knowledge is of the smaller space, and
 the few expensive evaluations of the larger one only choose the parents. It
 is not part of :meth:`state_dict`: like the space, it does not change, and a
@@ -61,6 +68,9 @@ class PredictorExtrapolation(Searcher):
         The pool per round (see the module documentation).
     acquisition:
         ``"its"``, ``"ei"`` or ``"ucb"`` over the predictor's members.
+    min_nodes, grow_rounds:
+        Propose only graphs with at least ``min_nodes`` nodes (``space.dag``),
+        growing the pool for at most ``grow_rounds`` rounds to find them.
     """
 
     name = "extrapolate"
@@ -75,6 +85,8 @@ class PredictorExtrapolation(Searcher):
         mutate_top: int = 10,
         random_candidates: int = 500,
         acquisition: str = "ucb",
+        min_nodes: int | None = None,
+        grow_rounds: int = 20,
     ) -> None:
         super().__init__(space, seed=seed)
         if acquisition not in ACQUISITIONS:
@@ -84,6 +96,7 @@ class PredictorExtrapolation(Searcher):
         self.predictor_source = str(predictor) if isinstance(predictor, (str, Path)) else None
         self.candidates, self.mutate_top, self.random_candidates = candidates, mutate_top, random_candidates
         self.acquisition = acquisition
+        self.min_nodes, self.grow_rounds = min_nodes, grow_rounds
         self._predictor = _load_predictor(predictor).transferred(space)
         self._predicted: dict[str, tuple[Architecture, float]] = {}
 
@@ -101,7 +114,10 @@ class PredictorExtrapolation(Searcher):
         ranked = sorted(self._predicted.values(), key=lambda item: -item[1])
         return [arch for arch, _ in ranked[: self.mutate_top]]
 
-    def ask(self, n: int = 1) -> list[Architecture]:
+    def _nodes(self, arch: Architecture) -> int:
+        return len(self.space.dag(arch).node_types)  # type: ignore[attr-defined]
+
+    def _pool(self, n: int) -> list[Architecture]:
         parents = self._parents()
         if parents:
             pool = mutation_candidates(self.space, self.rng, parents, self.candidates, set(self.seen),
@@ -109,6 +125,19 @@ class PredictorExtrapolation(Searcher):
         else:  # first round: nothing to mutate yet
             pool = list(fresh_samples(self.space, self.rng, self.candidates + self.random_candidates,
                                       set(self.seen)).values())
+        if self.min_nodes is None:
+            return pool
+        sized = {key: arch for key, arch in zip(self.space.canonical_hashes(pool), pool)}
+        for _ in range(self.grow_rounds):
+            if sum(self._nodes(a) >= self.min_nodes for a in sized.values()) >= 5 * n:
+                break
+            growers = sorted(sized.values(), key=self._nodes, reverse=True)[: self.mutate_top]
+            grown = mutation_candidates(self.space, self.rng, growers, self.candidates, self.seen | set(sized))
+            sized.update(zip(self.space.canonical_hashes(grown), grown))
+        return [a for a in sized.values() if self._nodes(a) >= self.min_nodes]
+
+    def ask(self, n: int = 1) -> list[Architecture]:
+        pool = self._pool(n)
         if not pool:
             return []
         chosen = top_indices(self._score(pool), n)

@@ -32,14 +32,21 @@ class NB101Cell(Architecture):
     The constructor checks every rule of the space and prunes vertices that
     are off every input->output path, so an instance is always valid and two
     instances are equal exactly when their official hashes are equal.
+
+    ``limits`` are the most vertices and edges after pruning: NB101's 7 and 9
+    unless a larger configuration of the space (8-vertex cells for
+    extrapolation, ``NB101Space(max_vertices=8)``) builds the cell. They take
+    no part in equality: a cell is its graph.
     """
 
     matrix: tuple[tuple[int, ...], ...]
     ops: tuple[str, ...]
+    limits: tuple[int, int] = (MAX_VERTICES, MAX_EDGES)
 
     space_name = "nb101"
 
     def __post_init__(self) -> None:
+        max_vertices, max_edges = self.limits
         matrix = np.asarray(self.matrix)
         ops = list(self.ops)
         if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
@@ -63,15 +70,20 @@ class NB101Cell(Architecture):
         if pruned is None:
             raise _invalid("input and output are disconnected")
         matrix, ops = pruned
-        if matrix.shape[0] > MAX_VERTICES:
-            raise _invalid(f"at most {MAX_VERTICES} vertices", f"{matrix.shape[0]} after pruning")
-        if int(matrix.sum()) > MAX_EDGES:
-            raise _invalid(f"at most {MAX_EDGES} edges", f"{int(matrix.sum())} after pruning")
+        if matrix.shape[0] > max_vertices:
+            raise _invalid(f"at most {max_vertices} vertices", f"{matrix.shape[0]} after pruning")
+        if int(matrix.sum()) > max_edges:
+            raise _invalid(f"at most {max_edges} edges", f"{int(matrix.sum())} after pruning")
         object.__setattr__(self, "matrix", tuple(tuple(int(x) for x in row) for row in matrix))
         object.__setattr__(self, "ops", tuple(ops))
 
     @classmethod
-    def from_codes(cls, adjacency: Sequence[Sequence[float]], operations: Sequence[int]) -> "NB101Cell":
+    def from_codes(
+        cls,
+        adjacency: Sequence[Sequence[float]],
+        operations: Sequence[int],
+        limits: tuple[int, int] = (MAX_VERTICES, MAX_EDGES),
+    ) -> "NB101Cell":
         """Build from the official integer form (-1 in, -2 out, -3 padding, 0/1/2 ops).
 
         Padding vertices (code -3, isolated) are dropped first; the data files
@@ -90,7 +102,7 @@ class NB101Cell(Architecture):
         except KeyError as exc:
             raise _invalid("unknown operation code", f"{exc.args[0]}; expected -1, -2, -3, 0, 1, 2") from None
         sub = matrix[np.ix_(keep, keep)].astype(int)
-        return cls(tuple(map(tuple, sub)), ops)
+        return cls(tuple(map(tuple, sub)), ops, limits)
 
     @property
     def num_vertices(self) -> int:

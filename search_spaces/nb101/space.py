@@ -8,7 +8,7 @@ import numpy as np
 
 from nasframe.core import InvalidArchitecture, SearchSpace
 from search_spaces.graph import DAG, dags_to_batch
-from search_spaces.nb101.cell import INPUT, MAX_VERTICES, OPS, OUTPUT, NB101Cell
+from search_spaces.nb101.cell import INPUT, MAX_EDGES, MAX_VERTICES, OPS, OUTPUT, NB101Cell
 
 if TYPE_CHECKING:
     import torch
@@ -17,32 +17,21 @@ if TYPE_CHECKING:
 NUM_CELLS = 423_624
 #: graph node types: input, the three ops, output
 NODE_TYPES = (INPUT, *OPS, OUTPUT)
-_OP_SPOTS = MAX_VERTICES - 2
-_UPPER = np.triu_indices(MAX_VERTICES, k=1)
-#: every op sequence of length 0..5 is one path feature: sum of 3**k = 364
-_PATH_OFFSETS = np.cumsum([0] + [len(OPS) ** k for k in range(_OP_SPOTS + 1)])
 
 
-def padded(cell: NB101Cell) -> tuple[np.ndarray, list[str | None]]:
-    """The cell as a 7-vertex matrix, missing vertices isolated just before the output.
+def padded(cell: NB101Cell, size: int = MAX_VERTICES) -> tuple[np.ndarray, list[str | None]]:
+    """The cell as a ``size``-vertex matrix, missing vertices isolated just before the output.
 
     Fixed-size views are what encodings and mutation need: a mutation can then
     grow a small cell by connecting a padding vertex. Padding ops are ``None``.
     """
     n = cell.num_vertices
-    matrix = np.zeros((MAX_VERTICES, MAX_VERTICES), dtype=np.int8)
+    matrix = np.zeros((size, size), dtype=np.int8)
     source = cell.adjacency()
-    index = list(range(n - 1)) + [MAX_VERTICES - 1]
+    index = list(range(n - 1)) + [size - 1]
     matrix[np.ix_(index, index)] = source
-    ops: list[str | None] = list(cell.ops[:-1]) + [None] * (MAX_VERTICES - n) + [OUTPUT]
+    ops: list[str | None] = list(cell.ops[:-1]) + [None] * (size - n) + [OUTPUT]
     return matrix, ops
-
-
-def _try_cell(matrix: np.ndarray, ops: Sequence[str]) -> NB101Cell | None:
-    try:
-        return NB101Cell(tuple(map(tuple, matrix)), tuple(ops))
-    except InvalidArchitecture:
-        return None
 
 
 def _paths(cell: NB101Cell) -> list[tuple[int, ...]]:
@@ -61,6 +50,12 @@ def _paths(cell: NB101Cell) -> list[tuple[int, ...]]:
 class NB101Space(SearchSpace[NB101Cell]):
     """NAS-Bench-101 cells: at most 7 vertices, 9 edges, 3 operations.
 
+    ``max_vertices``/``max_edges`` make a larger configuration (8-vertex
+    cells, which no benchmark covers, are where predictor-guided search is
+    asked to extrapolate); encodings and categorical views then grow with
+    it, and ``sampling="uniform"`` and :meth:`size`, which rest on the
+    enumeration of the 7-vertex space, are not available.
+
     ``sampling="spec"`` draws like NAS-Bench-101's own ``random_spec``: a
     uniform random upper-triangular matrix and ops, rejected until valid. It is
     what published NB101 baselines (random search, evolution) use, and it is
@@ -72,19 +67,48 @@ class NB101Space(SearchSpace[NB101Cell]):
     name = "nb101"
     encodings = ("adjacency", "path")
 
-    def __init__(self, sampling: str = "spec") -> None:
+    def __init__(self, sampling: str = "spec", max_vertices: int = MAX_VERTICES, max_edges: int = MAX_EDGES) -> None:
         if sampling not in ("spec", "uniform"):
             raise ValueError(f"sampling must be 'spec' or 'uniform', got {sampling!r}")
+        if max_vertices < 2 or max_edges < 1:
+            raise ValueError(f"need max_vertices >= 2 and max_edges >= 1, got {max_vertices}, {max_edges}")
         self.sampling = sampling
+        self.limits = (int(max_vertices), int(max_edges))
+        if sampling == "uniform" and not self._official:
+            raise ValueError("sampling='uniform' draws from the enumeration of NB101's own 7-vertex, 9-edge space")
+        self._upper = np.triu_indices(max_vertices, k=1)
+        self._op_spots = max_vertices - 2
+        # every op sequence of length 0..op_spots is one path feature (364 for 7 vertices)
+        self._path_offsets = np.cumsum([0] + [len(OPS) ** k for k in range(self._op_spots + 1)])
+
+    @property
+    def max_vertices(self) -> int:
+        return self.limits[0]
+
+    @property
+    def _official(self) -> bool:
+        return self.limits == (MAX_VERTICES, MAX_EDGES)
 
     def __repr__(self) -> str:
-        return f"NB101Space(sampling={self.sampling!r})"
+        extra = "" if self._official else f", max_vertices={self.limits[0]}, max_edges={self.limits[1]}"
+        return f"NB101Space(sampling={self.sampling!r}{extra})"
 
     def config(self) -> dict[str, Any]:
-        return {"sampling": self.sampling}
+        # NB101's own limits stay implicit, so configurations recorded before they existed still match
+        extra = {} if self._official else {"max_vertices": self.limits[0], "max_edges": self.limits[1]}
+        return {"sampling": self.sampling, **extra}
 
-    def size(self) -> int:
-        return NUM_CELLS
+    def size(self) -> int | None:
+        return NUM_CELLS if self._official else None
+
+    def _cell(self, matrix: Any, ops: Sequence[str]) -> NB101Cell:
+        return NB101Cell(tuple(map(tuple, matrix)), tuple(ops), self.limits)
+
+    def _try_cell(self, matrix: np.ndarray, ops: Sequence[str]) -> NB101Cell | None:
+        try:
+            return self._cell(matrix, ops)
+        except InvalidArchitecture:
+            return None
 
     # -- sampling and local moves ---------------------------------------
 
@@ -96,10 +120,10 @@ class NB101Space(SearchSpace[NB101Cell]):
             return index.cells(rng.integers(0, len(index), size=n))
         cells: list[NB101Cell] = []
         while len(cells) < n:
-            matrix = np.zeros((MAX_VERTICES, MAX_VERTICES), dtype=np.int8)
-            matrix[_UPPER] = rng.integers(0, 2, size=len(_UPPER[0]))
-            ops = [INPUT] + [OPS[i] for i in rng.integers(0, len(OPS), size=_OP_SPOTS)] + [OUTPUT]
-            cell = _try_cell(matrix, ops)
+            matrix = np.zeros((self.max_vertices, self.max_vertices), dtype=np.int8)
+            matrix[self._upper] = rng.integers(0, 2, size=len(self._upper[0]))
+            ops = [INPUT] + [OPS[i] for i in rng.integers(0, len(OPS), size=self._op_spots)] + [OUTPUT]
+            cell = self._try_cell(matrix, ops)
             if cell is not None:
                 cells.append(cell)
         return cells
@@ -109,17 +133,18 @@ class NB101Space(SearchSpace[NB101Cell]):
 
         Applied to the padded 7-vertex form (padding ops drawn at random), so a
         mutation can also grow the cell. Retried until valid and different.
+        (With ``max_vertices`` = V: the V-vertex form, p = 1/V and 1/(V - 2).)
         """
-        base_matrix, base_ops = padded(arch)
+        base_matrix, base_ops = padded(arch, self.max_vertices)
         while True:
             matrix = base_matrix.copy()
-            flips = rng.random(len(_UPPER[0])) < 1.0 / MAX_VERTICES
-            matrix[_UPPER] ^= flips.astype(np.int8)
+            flips = rng.random(len(self._upper[0])) < 1.0 / self.max_vertices
+            matrix[self._upper] ^= flips.astype(np.int8)
             ops = [op if op is not None else OPS[rng.integers(len(OPS))] for op in base_ops]
-            for v in range(1, MAX_VERTICES - 1):
-                if rng.random() < 1.0 / _OP_SPOTS:
+            for v in range(1, self.max_vertices - 1):
+                if rng.random() < 1.0 / self._op_spots:
                     ops[v] = [o for o in OPS if o != ops[v]][rng.integers(len(OPS) - 1)]
-            child = _try_cell(matrix, ops)
+            child = self._try_cell(matrix, ops)
             if child is not None and child != arch:
                 return child
 
@@ -131,11 +156,11 @@ class NB101Space(SearchSpace[NB101Cell]):
         for v in range(1, arch.num_vertices - 1):
             for op in OPS:
                 if op != ops[v]:
-                    candidates.append(_try_cell(matrix, ops[:v] + [op] + ops[v + 1 :]))
+                    candidates.append(self._try_cell(matrix, ops[:v] + [op] + ops[v + 1 :]))
         for src, dst in zip(*np.triu_indices(arch.num_vertices, k=1)):
             flipped = matrix.copy()
             flipped[src, dst] ^= 1
-            candidates.append(_try_cell(flipped, ops))
+            candidates.append(self._try_cell(flipped, ops))
         unique = {c.canonical_key(): c for c in candidates if c is not None}
         unique.pop(arch.canonical_key(), None)
         return list(unique.values())
@@ -146,19 +171,21 @@ class NB101Space(SearchSpace[NB101Cell]):
         """Accepts a cell, ``{"matrix", "ops"}`` (names), ``{"adjacency", "operations"}``
         (official integer codes) or a ``(matrix, ops)`` pair."""
         if isinstance(spec, NB101Cell):
-            return spec
+            if spec.limits == self.limits:
+                return spec
+            return self._cell(spec.matrix, spec.ops)  # checked against this configuration's limits
         if isinstance(spec, dict):
             if "adjacency" in spec and "operations" in spec:
-                return NB101Cell.from_codes(spec["adjacency"], spec["operations"])
+                return NB101Cell.from_codes(spec["adjacency"], spec["operations"], self.limits)
             if "matrix" in spec and "ops" in spec:
-                return NB101Cell(tuple(map(tuple, spec["matrix"])), tuple(spec["ops"]))
+                return self._cell(spec["matrix"], spec["ops"])
             raise InvalidArchitecture(
                 "nb101", "a spec dict needs 'matrix' and 'ops' (or 'adjacency' and 'operations')",
                 f"got keys {sorted(spec)}",
             )
         if isinstance(spec, (tuple, list)) and len(spec) == 2:
             matrix, ops = spec
-            return NB101Cell(tuple(map(tuple, matrix)), tuple(ops))
+            return self._cell(matrix, ops)
         raise InvalidArchitecture("nb101", "unrecognised spec form", type(spec).__name__)
 
     def from_json(self, data: dict[str, Any]) -> NB101Cell:
@@ -191,21 +218,21 @@ class NB101Space(SearchSpace[NB101Cell]):
         than 9 edges remain after pruning. :meth:`to_choices` spells a cell in
         its :func:`padded` form, padding vertices isolated with op 0.
         """
-        edges = [(f"edge_{i}_{j}", 2) for i, j in zip(*_UPPER)]
-        return edges + [(f"op_{v}", len(OPS)) for v in range(1, MAX_VERTICES - 1)]
+        edges = [(f"edge_{i}_{j}", 2) for i, j in zip(*self._upper)]
+        return edges + [(f"op_{v}", len(OPS)) for v in range(1, self.max_vertices - 1)]
 
     def to_choices(self, arch: NB101Cell) -> list[int]:
-        matrix, ops = padded(self.validate(arch))
-        return [int(bit) for bit in matrix[_UPPER]] + [
+        matrix, ops = padded(self.validate(arch), self.max_vertices)
+        return [int(bit) for bit in matrix[self._upper]] + [
             0 if op is None else OPS.index(op) for op in ops[1:-1]
         ]
 
     def from_choices(self, choices: Sequence[int]) -> NB101Cell:
         values = self._check_choices(choices)
-        matrix = np.zeros((MAX_VERTICES, MAX_VERTICES), dtype=np.int8)
-        matrix[_UPPER] = values[: len(_UPPER[0])]
-        ops = [INPUT, *(OPS[i] for i in values[len(_UPPER[0]) :]), OUTPUT]
-        return NB101Cell(tuple(map(tuple, matrix)), tuple(ops))
+        matrix = np.zeros((self.max_vertices, self.max_vertices), dtype=np.int8)
+        matrix[self._upper] = values[: len(self._upper[0])]
+        ops = [INPUT, *(OPS[i] for i in values[len(self._upper[0]) :]), OUTPUT]
+        return self._cell(matrix, ops)
 
     # -- features ---------------------------------------------------------
 
@@ -215,21 +242,22 @@ class NB101Space(SearchSpace[NB101Cell]):
         input->output path (364 features)."""
         kind = self._check_encoding(kind)
         if kind == "adjacency":
-            out = np.zeros((len(archs), len(_UPPER[0]) + _OP_SPOTS * len(OPS)), dtype=np.float32)
+            edges = len(self._upper[0])
+            out = np.zeros((len(archs), edges + self._op_spots * len(OPS)), dtype=np.float32)
             for row, cell in enumerate(archs):
-                matrix, ops = padded(cell)
-                out[row, : len(_UPPER[0])] = matrix[_UPPER]
+                matrix, ops = padded(cell, self.max_vertices)
+                out[row, :edges] = matrix[self._upper]
                 for v, op in enumerate(ops[1:-1]):
                     if op is not None:
-                        out[row, len(_UPPER[0]) + v * len(OPS) + OPS.index(op)] = 1.0
+                        out[row, edges + v * len(OPS) + OPS.index(op)] = 1.0
             return out
-        out = np.zeros((len(archs), int(_PATH_OFFSETS[-1])), dtype=np.float32)
+        out = np.zeros((len(archs), int(self._path_offsets[-1])), dtype=np.float32)
         for row, cell in enumerate(archs):
             for path in _paths(cell):
                 code = 0
                 for label in path:
                     code = code * len(OPS) + label
-                out[row, _PATH_OFFSETS[len(path)] + code] = 1.0
+                out[row, self._path_offsets[len(path)] + code] = 1.0
         return out
 
     def dag(self, arch: NB101Cell) -> DAG:

@@ -73,7 +73,7 @@ class GraphCodec(ABC):
 
 
 class NB101Codec(GraphCodec):
-    """NB101 cells: types input, conv3x3, conv1x1, maxpool, output; at most 7 nodes.
+    """NB101 cells: types input, conv3x3, conv1x1, maxpool, output; at most 7 nodes (the space's ``max_vertices``).
 
     A decoded DAG is read as a spec (matrix and ops) and handed to the space's
     ``validate``, which prunes vertices off every input->output path exactly
@@ -81,13 +81,12 @@ class NB101Codec(GraphCodec):
     """
 
     def __init__(self, space: SearchSpace) -> None:
-        from search_spaces.nb101.cell import MAX_VERTICES
         from search_spaces.nb101.space import NODE_TYPES
 
         super().__init__(space)
         self.type_names = tuple(NODE_TYPES)
         self.start_type, self.stop_type = 0, len(NODE_TYPES) - 1
-        self.max_nodes = MAX_VERTICES
+        self.max_nodes = space.max_vertices  # type: ignore[attr-defined]
 
     def from_dag(self, dag: DAG) -> Architecture | None:
         types = dag.node_types
