@@ -34,19 +34,32 @@ from typing import Any, Callable
 import numpy as np
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+#: families trained by boosting rounds, not epochs
+TREES = ("xgb", "lgb", "rf")
 
 
-def nb101_split(train: int, seed: int, data: Path) -> tuple[Any, list, np.ndarray, list, np.ndarray]:
-    """``(space, train archs, train y, test archs, test y)``: ``train`` random cells, the rest for testing."""
+def nb101_labelled(data: Path) -> tuple[Any, list, np.ndarray]:
+    """``(space, cells, y)``: the cells of ``nb101_by_hash_part_a.json``, 108-epoch validation accuracy."""
     from benchmarks.loaders.nb101 import load_nb101_json
 
     results = load_nb101_json(data / "nb101" / "nb101_by_hash_part_a.json")
     frame = results.at(108)
-    archs = [results.archs[h] for h in frame["hash"]]
-    y = frame["val_accuracy"].to_numpy(float)
+    return results.space, [results.archs[h] for h in frame["hash"]], frame["val_accuracy"].to_numpy(float)
+
+
+def nb101_split(train: int, seed: int, data: Path) -> tuple[Any, list, np.ndarray, list, np.ndarray]:
+    """``(space, train archs, train y, test archs, test y)``: ``train`` random cells, the rest for testing."""
+    space, archs, y = nb101_labelled(data)
     rows = np.random.default_rng(seed).permutation(len(archs))
     fit, test = rows[:train], rows[train:]
-    return results.space, [archs[i] for i in fit], y[fit], [archs[i] for i in test], y[test]
+    return space, [archs[i] for i in fit], y[fit], [archs[i] for i in test], y[test]
+
+
+def record(path: Path, row: dict[str, Any]) -> None:
+    """Print ``row`` and append it to the JSON-lines file ``path`` (a killed study keeps what it measured)."""
+    print(json.dumps(row), flush=True)
+    with path.open("a") as handle:
+        handle.write(json.dumps(row) + "\n")
 
 
 def enas_split(data: Path) -> tuple[Any, list, np.ndarray, list, np.ndarray]:
@@ -92,6 +105,7 @@ def main() -> None:
     parser.add_argument("--train", type=int, default=1000, help="nb101: labelled training cells per seed.")
     parser.add_argument("--seeds", type=int, default=1, help="Splits (nb101) / model seeds (enas).")
     parser.add_argument("--members", type=int, default=3)
+    parser.add_argument("--epochs", type=int, help="Training epochs of the GNN families (default: theirs).")
     parser.add_argument("--families", default="xgb,gin,vsgae-mlp", help="Comma-separated surrogate families.")
     parser.add_argument("--pretrained", help="A saved VS-GAE of the space: adds vsgae-mlp started from it.")
     parser.add_argument("--svge", help="A saved SVGe of the space: adds its fine-tuned joint predictor.")
@@ -107,10 +121,12 @@ def main() -> None:
             space, archs, y, test, y_test = nb101_split(args.train, seed, args.data)
         else:
             space, archs, y, test, y_test = enas_split(args.data)
-        contenders = {name: family(name, space, args.members, seed) for name in args.families.split(",")}
+        epochs = {} if args.epochs is None else {"epochs": args.epochs}
+        contenders = {name: family(name, space, args.members, seed, **({} if name in TREES else epochs))
+                      for name in args.families.split(",")}
         if args.pretrained:
             contenders["vsgae-mlp (pretrained VS-GAE)"] = family(
-                "vsgae-mlp", space, args.members, seed, pretrained=args.pretrained, hidden=250, readout=250
+                "vsgae-mlp", space, args.members, seed, pretrained=args.pretrained, hidden=250, readout=250, **epochs
             )
         if args.svge:
             contenders["svge (fine-tuned joint predictor)"] = fine_tuned_svge(
@@ -123,9 +139,7 @@ def main() -> None:
             row = {"space": args.space, "model": name, "seed": seed, "train": len(archs), "test": len(test),
                    "rmse": float(np.sqrt(report["mse"])), **report,
                    "seconds": round(time.perf_counter() - started, 1)}
-            print(json.dumps(row), flush=True)
-            with args.out.open("a") as handle:
-                handle.write(json.dumps(row) + "\n")
+            record(args.out, row)
 
 
 if __name__ == "__main__":
