@@ -712,6 +712,28 @@ def _embedding_data(space_name: str, count: int | None, use_all: bool, holdout: 
     return space_obj, archs[holdout:], archs[:holdout]
 
 
+def _labels(space_obj, path: str, data_format: str, heldout) -> tuple[list, dict[str, float]]:
+    """``(labelled archs not in heldout, {hash: validation accuracy})`` from a result file.
+
+    The held-out architectures stay unseen: labelled ones among them are not
+    trained on, so reconstruction is still measured on graphs the model never met.
+    """
+    from benchmarks import load_results
+
+    try:
+        results = load_results(path, data_format)
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(f"--labels {path}: {exc}") from None
+    if results.space.name != space_obj.name:
+        raise click.BadParameter(f"{path} holds {results.space.name} results, not {space_obj.name}",
+                                 param_hint="--labels")
+    frame = results.at()
+    accuracy = dict(zip(frame["hash"], frame["val_accuracy"].astype(float)))
+    excluded = set(space_obj.canonical_hashes(heldout))
+    archs = [space_obj.validate(results.archs[h]) for h in frame["hash"] if h not in excluded]
+    return archs, accuracy
+
+
 def _nb101_split(holdout: int, seed: int, count: int | None = None):
     """``(index, train_rows, heldout_rows)``: a seeded uniform split of the NB101 enumeration.
 
@@ -748,7 +770,7 @@ def _epoch_line(epochs: int, started: list[float], deadline: float | None = None
 @embed.command("train")
 @click.option("--space", "space_name", type=click.Choice(["nb101", "enas"]), default="nb101", show_default=True)
 @click.option("--model", "kind", type=click.Choice(["vsgae", "svge"]), default="vsgae", show_default=True,
-              help="SVGe is trained as a VAE here (no labels).")
+              help="SVGe trains as a VAE unless --labels gives its joint predictor targets.")
 @click.option("--archs", "count", type=click.IntRange(min=1), default=None, help="Train on N distinct random architectures.")
 @click.option("--all", "use_all", is_flag=True, help="Train on every NB101 cell (the enumeration index).")
 @click.option("--uniform", is_flag=True,
@@ -770,8 +792,13 @@ def _epoch_line(epochs: int, started: list[float], deadline: float | None = None
               help="Stop after the epoch that ends past this many seconds of training, and save (wall-time limits).")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Folder to save the model to.")
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--labels", "labels_path", type=click.Path(exists=True), default=None,
+              help="SVGe: real results whose validation accuracies train the joint predictor (their architectures "
+                   "join the training set; the others stay unlabelled).")
+@click.option("--labels-format", type=click.Choice(["nb101-json", "nb101-tfrecord", "nb301", "dvae", "naslib-darts"]),
+              default=None, help="Format of --labels.")
 def embed_train(space_name, kind, count, use_all, uniform, holdout, epochs, batch_size, lr, hidden, latent, beta, device,
-                threads, checkpoint_dir, time_limit, out_dir, seed) -> None:
+                threads, checkpoint_dir, time_limit, out_dir, seed, labels_path, labels_format) -> None:
     """Train a VS-GAE or SVGe on architectures of a space and save it with a model card."""
     import time
     from pathlib import Path
@@ -781,7 +808,19 @@ def embed_train(space_name, kind, count, use_all, uniform, holdout, epochs, batc
 
     if (count is None) == (not use_all):
         raise click.UsageError("give exactly one of --archs N and --all")
+    if (labels_path is None) != (labels_format is None):
+        raise click.UsageError("--labels and --labels-format go together")
+    if labels_path is not None and kind != "svge":
+        raise click.BadParameter("only SVGe has a predictor to train on labels; use --model svge", param_hint="--labels")
     space_obj, archs, heldout = _embedding_data(space_name, count, use_all, holdout, seed, uniform)
+    y = None
+    if labels_path is not None:
+        labelled, accuracy = _labels(space_obj, labels_path, labels_format, heldout)
+        known = set(space_obj.canonical_hashes(archs))
+        archs = archs + [a for a, h in zip(labelled, space_obj.canonical_hashes(labelled)) if h not in known]
+        y = np.array([accuracy.get(h, np.nan) for h in space_obj.canonical_hashes(archs)])
+        click.echo(f"labels: {int(np.isfinite(y).sum()):,} of the training architectures have a validation accuracy "
+                   f"({labels_path})")
     model = MODEL_KINDS[kind](space_obj, hidden=hidden, latent=latent, beta=beta, seed=seed, device=device)
     click.echo(f"{kind} on {space_name}: {len(archs):,} architectures to train on, {len(heldout)} held out; "
                f"hidden {hidden}, latent {latent}, {sum(p.numel() for p in model.parameters()):,} parameters, {device}")
@@ -789,15 +828,18 @@ def embed_train(space_name, kind, count, use_all, uniform, holdout, epochs, batc
         click.echo(f"resuming from {Path(checkpoint_dir) / CHECKPOINT}")
     started = [time.perf_counter()]
     deadline = None if time_limit is None else started[0] + time_limit
-    result = train(model, archs, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, checkpoint=checkpoint_dir,
+    result = train(model, archs, y, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, checkpoint=checkpoint_dir,
                    callback=_epoch_line(epochs, started, deadline), threads=threads)
     decoded = model.decode(model.encode(heldout))
     metrics = {
+        **({} if y is None else {"labelled_architectures": int(np.isfinite(y).sum())}),
         "heldout_teacher_forced_accuracy": model.teacher_forced_accuracy(heldout),
         "heldout_greedy_reconstruction": reconstruction_rate(space_obj, heldout, [[d] for d in decoded]),
     }
     recipe = {"recipe": _EMBED_RECIPE, "space": space_name, "archs": "all" if use_all else count,
               "uniform": bool(uniform and not use_all), "holdout": holdout, "seed": seed}
+    if labels_path is not None:
+        recipe.update(labels=str(Path(labels_path).resolve()), labels_format=labels_format)
     save_model(model, out_dir, result=result, metrics=metrics, data_source=json.dumps(recipe, sort_keys=True))
     click.echo(f"held out: teacher-forced accuracy {metrics['heldout_teacher_forced_accuracy']:.3f}, "
                f"greedy reconstruction {metrics['heldout_greedy_reconstruction']:.3f}")
@@ -835,11 +877,14 @@ def embed_evaluate(model_dir, max_heldout, encodings, decodings, samples, seed, 
         if recipe["archs"] == "all" or recipe.get("uniform"):  # hashes straight from the index
             count = None if recipe["archs"] == "all" else recipe["archs"]
             index, train_rows, heldout_rows = _nb101_split(recipe["holdout"], recipe["seed"], count)
-            heldout, train_hashes = index.cells(heldout_rows[:max_heldout]), index.hashes[train_rows].tolist()
+            heldout, train_hashes = index.cells(heldout_rows), index.hashes[train_rows].tolist()
         else:
             _, train_archs, heldout = _embedding_data(recipe["space"], recipe["archs"], False, recipe["holdout"],
                                                       recipe["seed"])
             train_hashes = model.space.canonical_hashes(train_archs)
+        if recipe.get("labels"):  # the labelled architectures were trained on too
+            labelled, _ = _labels(model.space, recipe["labels"], recipe["labels_format"], heldout)
+            train_hashes = train_hashes + model.space.canonical_hashes(labelled)
     else:
         from nasframe.searchers._bananas import fresh_samples
 

@@ -90,3 +90,33 @@ def test_evaluate_knows_the_split_of_a_model_trained_on_all_cells(tmp_path, nb10
     if report["validity"] > 0:  # every valid cell but the 5 held out was "trained on"
         assert report["novelty"] <= 5 / (50 * report["validity"])
     assert np.isfinite(report["reconstruction_accuracy"])
+
+
+def test_svge_with_labels_trains_its_predictor(tmp_path, one_thread):
+    from tests.conftest import shared_file
+
+    labels = shared_file("nb101/nb101_1k_with_specs.json")  # skips when ../shared/data is absent
+    out = tmp_path / "svge"
+    args = ["embed", "train", "--model", "svge", "--archs", "30", *TINY, "--epochs", "1", "--out", str(out),
+            "--labels", str(labels), "--labels-format", "nb101-json"]
+    done = CliRunner().invoke(main, args)
+    assert done.exit_code == 0, done.output
+    assert "labels: 1,000 of the training architectures have a validation accuracy" in done.output
+    model = load_model(out)
+    assert model.card["metrics"]["labelled_architectures"] == 1000
+    assert json.loads(model.card["data_source"])["labels_format"] == "nb101-json"
+    assert 0.5 < float(model.y_shift) < 1.0  # the predictor is scaled to the accuracies it learnt
+    predicted = model.predict(model.space.sample(np.random.default_rng(0), 5))
+    assert predicted.shape == (5,) and np.isfinite(predicted).all()
+    evaluated = CliRunner().invoke(main, ["embed", "evaluate", str(out), "--encodings", "1", "--decodings", "1",
+                                          "--samples", "20", "--json"])
+    assert evaluated.exit_code == 0, evaluated.output
+    base = ["embed", "train", "--archs", "30", *TINY, "--epochs", "1", "--out", str(tmp_path / "x")]
+    for extra, message in (
+        (["--model", "vsgae", "--labels", str(labels), "--labels-format", "nb101-json"], "only SVGe has a predictor"),
+        (["--model", "svge", "--space", "enas", "--labels", str(labels), "--labels-format", "nb101-json"],
+         "holds nb101 results, not enas"),
+        (["--model", "svge", "--labels", str(labels)], "--labels and --labels-format go together"),
+    ):
+        refused = CliRunner().invoke(main, [*base, *extra])
+        assert refused.exit_code != 0 and message in refused.output, refused.output

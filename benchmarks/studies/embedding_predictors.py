@@ -9,7 +9,11 @@ The issue's two settings (docs/EMBEDDINGS.md):
 
 * ``nb101``: ``--train`` architectures drawn (per seed) from the cells of
   ``nb101_by_hash_part_a.json`` (108-epoch validation accuracy, repeats
-  averaged); every other cell of the file is the test set.
+  averaged); every other cell of the file is the test set. With
+  ``--train-from nb101_1k_with_specs.json`` the training cells are that
+  file's instead, the test set the cells of ``part_a`` it does not hold, so
+  an SVGe trained with those labels (``--svge MODEL --svge-epochs 0``) is
+  compared on the same split.
 * ``enas``: D-VAE's own split of ``enas6_dvae_weight_sharing.txt`` (the
   first 1,000 lines dropped, 90/10 with ``random.Random(0)``: 17,118 / 1,902
   records, repeated architectures kept as D-VAE keeps them).
@@ -62,6 +66,19 @@ def record(path: Path, row: dict[str, Any]) -> None:
         handle.write(json.dumps(row) + "\n")
 
 
+def nb101_file_split(path: Path, data: Path) -> tuple[Any, list, np.ndarray, list, np.ndarray]:
+    """Train on the cells of an NB101 JSON file, test on the cells of ``part_a`` it does not hold."""
+    from benchmarks.loaders.nb101 import load_nb101_json
+
+    results = load_nb101_json(path)
+    frame = results.at()
+    space, archs, y = nb101_labelled(data)
+    known = set(frame["hash"])
+    test = [i for i, h in enumerate(space.canonical_hashes(archs)) if h not in known]
+    return (space, [results.archs[h] for h in frame["hash"]], frame["val_accuracy"].to_numpy(float),
+            [archs[i] for i in test], y[test])
+
+
 def enas_split(data: Path) -> tuple[Any, list, np.ndarray, list, np.ndarray]:
     """D-VAE's 90/10 split of the ENAS weight-sharing file."""
     from search_spaces.enas.io import dvae_split, read_dvae_file
@@ -75,12 +92,18 @@ def enas_split(data: Path) -> tuple[Any, list, np.ndarray, list, np.ndarray]:
 
 
 def fine_tuned_svge(path: str, epochs: int, lr: float, batch_size: int, seed: int) -> Callable:
-    """A fit function: load the trained SVGe, train VAE + predictor jointly on the labelled rows."""
+    """A fit function: load the trained SVGe, train VAE + predictor jointly on the labelled rows.
+
+    ``epochs=0`` uses the predictor as saved: an SVGe trained with labels
+    already (``nasframe embed train --model svge --labels``), on the same
+    labelled rows (``--train-from``).
+    """
     from surrogates.embeddings import load_model, train
 
     def fit_predict(archs: list, y: np.ndarray, test: list) -> np.ndarray:
         model = load_model(path)
-        train(model, archs, y, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
+        if epochs > 0:
+            train(model, archs, y, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
         return model.predict(test)
 
     return fit_predict
@@ -103,13 +126,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--space", choices=["nb101", "enas"], required=True)
     parser.add_argument("--train", type=int, default=1000, help="nb101: labelled training cells per seed.")
+    parser.add_argument("--train-from", type=Path,
+                        help="nb101: train on this NB101 JSON file instead (every seed), test on the rest of part_a.")
     parser.add_argument("--seeds", type=int, default=1, help="Splits (nb101) / model seeds (enas).")
     parser.add_argument("--members", type=int, default=3)
     parser.add_argument("--epochs", type=int, help="Training epochs of the GNN families (default: theirs).")
     parser.add_argument("--families", default="xgb,gin,vsgae-mlp", help="Comma-separated surrogate families.")
     parser.add_argument("--pretrained", help="A saved VS-GAE of the space: adds vsgae-mlp started from it.")
     parser.add_argument("--svge", help="A saved SVGe of the space: adds its fine-tuned joint predictor.")
-    parser.add_argument("--svge-epochs", type=int, default=20)
+    parser.add_argument("--svge-epochs", type=int, default=20, help="0: the SVGe's predictor as saved.")
     parser.add_argument("--svge-lr", type=float, default=1e-4)
     parser.add_argument("--data", type=Path, default=SHARED, help="The shared data folder.")
     parser.add_argument("--out", type=Path, required=True, help="JSON lines, appended.")
@@ -117,7 +142,9 @@ def main() -> None:
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
     for seed in range(args.seeds):
-        if args.space == "nb101":
+        if args.space == "nb101" and args.train_from:
+            space, archs, y, test, y_test = nb101_file_split(args.train_from, args.data)
+        elif args.space == "nb101":
             space, archs, y, test, y_test = nb101_split(args.train, seed, args.data)
         else:
             space, archs, y, test, y_test = enas_split(args.data)
@@ -129,7 +156,8 @@ def main() -> None:
                 "vsgae-mlp", space, args.members, seed, pretrained=args.pretrained, hidden=250, readout=250, **epochs
             )
         if args.svge:
-            contenders["svge (fine-tuned joint predictor)"] = fine_tuned_svge(
+            label = "svge (joint predictor" + (", fine-tuned)" if args.svge_epochs else ", as trained)")
+            contenders[label] = fine_tuned_svge(
                 args.svge, args.svge_epochs, args.svge_lr, 32, seed
             )
         for name, fit_predict in contenders.items():
