@@ -93,7 +93,6 @@ class PredictorExtrapolation(Searcher):
             raise ValueError(f"unknown acquisition {acquisition!r}; choose one of {', '.join(ACQUISITIONS)}")
         if candidates < 0 or random_candidates < 0 or candidates + random_candidates < 1 or mutate_top < 1:
             raise ValueError("need candidates, random_candidates >= 0 (not both 0) and mutate_top >= 1")
-        self.predictor_source = str(predictor) if isinstance(predictor, (str, Path)) else None
         self.candidates, self.mutate_top, self.random_candidates = candidates, mutate_top, random_candidates
         self.acquisition = acquisition
         self.min_nodes, self.grow_rounds = min_nodes, grow_rounds
