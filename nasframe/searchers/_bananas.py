@@ -18,9 +18,12 @@ optimisation whose model is an ensemble of neural predictors:
 The pieces 2-4 live in :class:`PredictorSearcher`, which
 :class:`~nasframe.searchers._bo.SurrogateBO` shares: it is the same loop with
 a GIN or tree ensemble and expected improvement, as NASLib runs its
-predictor-based BO. The candidate pool (:func:`mutation_candidates`) and the
-acquisition functions (:func:`acquisition_scores`) are module functions so
-other searchers can reuse them.
+predictor-based BO. Steps 1 and 5 (the initial design, refitting on new
+results and refitting the same model after a resume) are
+:class:`ModelBasedSearcher`, which latent-bo's Gaussian process shares too.
+The candidate pool (:func:`mutation_candidates`) and the acquisition
+functions (:func:`acquisition_scores`) are module functions so other
+searchers can reuse them.
 
 Acquisition functions (the objective is maximised; ``mean``/``std`` are the
 ensemble's per-candidate mean and member spread):
@@ -49,6 +52,7 @@ the identical trajectory and the state stays plain picklable data.
 from __future__ import annotations
 
 import math
+from abc import abstractmethod
 from typing import Any, Sequence
 
 import numpy as np
@@ -147,6 +151,13 @@ def top_indices(scores: np.ndarray, n: int) -> np.ndarray:
     return np.argsort(-np.asarray(scores), kind="stable")[:n]
 
 
+def require_integers(*checks: tuple[str, Any, int]) -> None:
+    """Raise ``ValueError`` naming the first ``(label, value, low)`` whose value is not an integer >= ``low``."""
+    for label, value, low in checks:
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
+            raise ValueError(f"{label} must be an integer >= {low}, got {value!r}")
+
+
 def _family(name: str) -> Any:
     """The surrogate class registered as ``name`` (imported lazily: torch only when needed)."""
     from surrogates.base import families
@@ -154,10 +165,63 @@ def _family(name: str) -> Any:
     return families.factory(name)
 
 
-# -- the shared searcher --------------------------------------------------------
+# -- the shared searchers -------------------------------------------------------
 
 
-class PredictorSearcher(Searcher):
+class ModelBasedSearcher(Searcher):
+    """``num_init`` random architectures, then proposals from a model fitted on the results.
+
+    The loop shared by the searchers that fit a model to what they have seen
+    (the ensembles of BANANAS and SurrogateBO, latent-bo's Gaussian process).
+    Plug-in point: :meth:`_propose`. A subclass fits its model on the rows
+    :meth:`_fit_rows` names, with the seed :meth:`_refit_due` drew, and
+    drops it whenever that method says a new fit is due; since the prefix
+    and the seed are plain recorded data, a resumed searcher refits the very
+    same model instead of storing it.
+    """
+
+    def __init__(self, space: SearchSpace, *, seed: int = 0, num_init: int, fit_every: int) -> None:
+        super().__init__(space, seed=seed)
+        require_integers(("num_init", num_init, 0), ("fit_every", fit_every, 1))
+        self.num_init, self.fit_every = int(num_init), int(fit_every)
+        #: history prefix and seed of the last fit (what a resumed searcher refits)
+        self._fitted_on: int | None = None
+        self._fit_seed: int | None = None
+
+    def ask(self, n: int = 1) -> list[Architecture]:
+        if n < 1:
+            return []
+        n_random = min(n, max(0, self.num_init - len(self.seen)))
+        can_fit = len(self._training_rows()) >= 2
+        if not can_fit:
+            n_random = n  # nothing to fit yet
+        picked = list(fresh_samples(self.space, self.rng, n_random, self.seen).values())
+        if len(picked) < n and can_fit:
+            exclude = self.seen | set(self.space.canonical_hashes(picked))
+            picked += self._propose(n - len(picked), exclude)
+        return self._mark(picked)
+
+    @abstractmethod
+    def _propose(self, n: int, exclude: set[str]) -> list[Architecture]:
+        """Up to ``n`` new architectures (none of ``exclude``) chosen with the model."""
+
+    def _training_rows(self) -> list[int]:
+        return [i for i, (_, r) in enumerate(self.history) if math.isfinite(r.val_accuracy)]
+
+    def _refit_due(self) -> bool:
+        """Whether a new fit is due (``fit_every`` new results since the last); if so, record its prefix and seed."""
+        if self._fitted_on is not None and len(self.history) - self._fitted_on < self.fit_every:
+            return False
+        self._fitted_on = len(self.history)
+        self._fit_seed = int(self.rng.integers(2**31 - 1))
+        return True
+
+    def _fit_rows(self) -> list[int]:
+        """The rows the current fit uses: finite results within its recorded prefix."""
+        return [i for i in self._training_rows() if i < self._fitted_on]
+
+
+class PredictorSearcher(ModelBasedSearcher):
     """Bayesian optimisation with an ensemble surrogate over a mutation candidate pool.
 
     Parameters
@@ -204,16 +268,11 @@ class PredictorSearcher(Searcher):
         fit_every: int,
         params: dict[str, Any] | None,
     ) -> None:
-        super().__init__(space, seed=seed)
+        super().__init__(space, seed=seed, num_init=num_init, fit_every=fit_every)
         if acquisition not in ACQUISITIONS:
             raise ValueError(f"unknown acquisition {acquisition!r}; choose one of {', '.join(ACQUISITIONS)}")
-        for label, value, low in (
-            ("members", members, 1), ("num_init", num_init, 0), ("candidates", candidates, 0),
-            ("random_candidates", random_candidates, 0), ("mutate_top", mutate_top, 1),
-            ("fit_every", fit_every, 1),
-        ):
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
-                raise ValueError(f"{label} must be an integer >= {low}, got {value!r}")
+        require_integers(("members", members, 1), ("candidates", candidates, 0),
+                         ("random_candidates", random_candidates, 0), ("mutate_top", mutate_top, 1))
         if candidates + random_candidates < 1:
             raise ValueError("candidates + random_candidates must be at least 1")
         factory = _family(family)
@@ -230,16 +289,11 @@ class PredictorSearcher(Searcher):
         self.family = family
         self.members = int(members)
         self.encoding = encoding
-        self.num_init = int(num_init)
         self.candidates = int(candidates)
         self.random_candidates = int(random_candidates)
         self.mutate_top = int(mutate_top)
         self.acquisition = acquisition
-        self.fit_every = int(fit_every)
         self.params = params
-        #: history prefix and seed of the last fit (what a resumed searcher refits)
-        self._fitted_on: int | None = None
-        self._fit_seed: int | None = None
         self._model: Any = None
 
     def __repr__(self) -> str:
@@ -249,21 +303,6 @@ class PredictorSearcher(Searcher):
         )
 
     # -- ask ------------------------------------------------------------------
-
-    def ask(self, n: int = 1) -> list[Architecture]:
-        if n < 1:
-            return []
-        n_random = min(n, max(0, self.num_init - len(self.seen)))
-        if len(self._training_rows()) < 2:
-            n_random = n  # nothing to fit yet
-        picked = list(fresh_samples(self.space, self.rng, n_random, self.seen).values())
-        if len(picked) < n:
-            exclude = self.seen | set(self.space.canonical_hashes(picked))
-            picked += self._propose(n - len(picked), exclude)
-        return self._mark(picked)
-
-    def _training_rows(self) -> list[int]:
-        return [i for i, (_, r) in enumerate(self.history) if math.isfinite(r.val_accuracy)]
 
     def _propose(self, n: int, exclude: set[str]) -> list[Architecture]:
         """The ``n`` best candidates by the acquisition function."""
@@ -288,13 +327,10 @@ class PredictorSearcher(Searcher):
     def _current_model(self) -> Any:
         """The ensemble to score with: refit when enough new results arrived,
         refit from the recorded prefix and seed after a resume."""
-        fresh = self._fitted_on is None or len(self.history) - self._fitted_on >= self.fit_every
-        if fresh:
-            self._fitted_on = len(self.history)
-            self._fit_seed = int(self.rng.integers(2**31 - 1))
+        if self._refit_due():
             self._model = None
         if self._model is None:
-            rows = [i for i in self._training_rows() if i < self._fitted_on]
+            rows = self._fit_rows()
             archs = [self.history[i][0] for i in rows]
             y = [self.history[i][1].val_accuracy for i in rows]
             factory = _family(self.family)

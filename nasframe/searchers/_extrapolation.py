@@ -40,7 +40,14 @@ from typing import Any
 import numpy as np
 
 from nasframe.core import Architecture, SearchSpace, Searcher
-from nasframe.searchers._bananas import ACQUISITIONS, acquisition_scores, fresh_samples, mutation_candidates, top_indices
+from nasframe.searchers._bananas import (
+    ACQUISITIONS,
+    acquisition_scores,
+    fresh_samples,
+    mutation_candidates,
+    require_integers,
+    top_indices,
+)
 
 
 def _load_predictor(predictor: Any) -> Any:
@@ -91,8 +98,10 @@ class PredictorExtrapolation(Searcher):
         super().__init__(space, seed=seed)
         if acquisition not in ACQUISITIONS:
             raise ValueError(f"unknown acquisition {acquisition!r}; choose one of {', '.join(ACQUISITIONS)}")
-        if candidates < 0 or random_candidates < 0 or candidates + random_candidates < 1 or mutate_top < 1:
-            raise ValueError("need candidates, random_candidates >= 0 (not both 0) and mutate_top >= 1")
+        require_integers(("candidates", candidates, 0), ("random_candidates", random_candidates, 0),
+                         ("mutate_top", mutate_top, 1))
+        if candidates + random_candidates < 1:
+            raise ValueError("candidates + random_candidates must be at least 1")
         self.candidates, self.mutate_top, self.random_candidates = candidates, mutate_top, random_candidates
         self.acquisition = acquisition
         self.min_nodes, self.grow_rounds = min_nodes, grow_rounds

@@ -38,15 +38,14 @@ identical trajectory.
 from __future__ import annotations
 
 import copy
-import math
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
-from nasframe.core import Architecture, SearchSpace, Searcher
-from nasframe.searchers._bananas import fresh_samples
+from nasframe.core import Architecture, SearchSpace
+from nasframe.searchers._bananas import ModelBasedSearcher, fresh_samples, require_integers
 
 if TYPE_CHECKING:
     from surrogates.embeddings.vsgae import GraphVAE
@@ -154,7 +153,7 @@ def _check_space(name: str, config: dict[str, Any], space: SearchSpace) -> None:
 # -- the searcher --------------------------------------------------------------------
 
 
-class LatentBO(Searcher):
+class LatentBO(ModelBasedSearcher):
     """BO with a Matern GP on graph-VAE latent codes and kriging-believer EI (name ``"latent-bo"``).
 
     Parameters
@@ -206,32 +205,26 @@ class LatentBO(Searcher):
         stochastic_decode: bool = False,
         threads: int = 1,
     ) -> None:
-        super().__init__(space, seed=seed)
+        super().__init__(space, seed=seed, num_init=num_init, fit_every=fit_every)
         if model is None:
             raise ValueError("latent-bo needs a trained graph VAE: model=<GraphVAE or folder of a saved one>")
-        for label, value, low in (
-            ("num_init", num_init, 0), ("candidates", candidates, 1), ("top_k", top_k, 1),
-            ("fit_every", fit_every, 1), ("restarts", restarts, 0), ("threads", threads, 1),
-        ):
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
-                raise ValueError(f"{label} must be an integer >= {low}, got {value!r}")
+        require_integers(("candidates", candidates, 1), ("top_k", top_k, 1), ("restarts", restarts, 0),
+                         ("threads", threads, 1))
         if not 0.0 <= local_fraction <= 1.0 or local_scale < 0 or nu <= 0:
             raise ValueError(
                 f"need 0 <= local_fraction <= 1, local_scale >= 0, nu > 0; got {local_fraction}, {local_scale}, {nu}"
             )
         self.device = device
-        self.num_init, self.candidates, self.top_k = int(num_init), int(candidates), int(top_k)
+        self.candidates, self.top_k = int(candidates), int(top_k)
         self.local_fraction, self.local_scale = float(local_fraction), float(local_scale)
         self.nu, self.ard, self.restarts, self.xi = float(nu), bool(ard), int(restarts), float(xi)
-        self.fit_every, self.stochastic_decode, self.threads = int(fit_every), bool(stochastic_decode), int(threads)
+        self.stochastic_decode, self.threads = bool(stochastic_decode), int(threads)
         #: folder the VAE was loaded from (None: passed in as a model)
         self.model_path: str | None = None
         self._vae: Any = None
         self._attach(model)
         #: per model-based round: latent points, valid decodings, new architectures, random fill
         self.stats: list[dict[str, int]] = []
-        self._fitted_on: int | None = None
-        self._fit_seed: int | None = None
         self._gp: Any = None
 
     def __repr__(self) -> str:
@@ -279,22 +272,6 @@ class LatentBO(Searcher):
 
     # -- ask ----------------------------------------------------------------------
 
-    def ask(self, n: int = 1) -> list[Architecture]:
-        if n < 1:
-            return []
-        n_random = min(n, max(0, self.num_init - len(self.seen)))
-        can_fit = len(self._training_rows()) >= 2
-        if not can_fit:
-            n_random = n  # nothing to fit yet
-        picked = list(fresh_samples(self.space, self.rng, n_random, self.seen).values())
-        if len(picked) < n and can_fit:
-            exclude = self.seen | set(self.space.canonical_hashes(picked))
-            picked += self._propose(n - len(picked), exclude)
-        return self._mark(picked)
-
-    def _training_rows(self) -> list[int]:
-        return [i for i, (_, r) in enumerate(self.history) if math.isfinite(r.val_accuracy)]
-
     def _propose(self, n: int, exclude: set[str]) -> list[Architecture]:
         gp, z, y = self._current_model()
         order = np.argsort(-y, kind="stable")[: self.top_k]
@@ -323,11 +300,9 @@ class LatentBO(Searcher):
     def _current_model(self) -> tuple[Any, np.ndarray, np.ndarray]:
         """GP and its training data: refit when enough new results arrived, and after a resume
         from the recorded history prefix and seed."""
-        if self._fitted_on is None or len(self.history) - self._fitted_on >= self.fit_every:
-            self._fitted_on = len(self.history)
-            self._fit_seed = int(self.rng.integers(2**31 - 1))
+        if self._refit_due():
             self._gp = None
-        rows = [i for i in self._training_rows() if i < self._fitted_on]
+        rows = self._fit_rows()
         z = self.encode([self.history[i][0] for i in rows])
         y = np.array([self.history[i][1].val_accuracy for i in rows], dtype=np.float64)
         if self._gp is None:
