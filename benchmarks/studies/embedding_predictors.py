@@ -51,9 +51,12 @@ def nb101_labelled(data: Path) -> tuple[Any, list, np.ndarray]:
     return results.space, [results.archs[h] for h in frame["hash"]], frame["val_accuracy"].to_numpy(float)
 
 
-def nb101_split(train: int, seed: int, data: Path) -> tuple[Any, list, np.ndarray, list, np.ndarray]:
-    """``(space, train archs, train y, test archs, test y)``: ``train`` random cells, the rest for testing."""
-    space, archs, y = nb101_labelled(data)
+Split = tuple[Any, list, np.ndarray, list, np.ndarray]  # (space, train archs, train y, test archs, test y)
+
+
+def nb101_split(labelled: tuple[Any, list, np.ndarray], train: int, seed: int) -> Split:
+    """``train`` random cells of :func:`nb101_labelled`'s to train on, the rest for testing."""
+    space, archs, y = labelled
     rows = np.random.default_rng(seed).permutation(len(archs))
     fit, test = rows[:train], rows[train:]
     return space, [archs[i] for i in fit], y[fit], [archs[i] for i in test], y[test]
@@ -66,20 +69,20 @@ def record(path: Path, row: dict[str, Any]) -> None:
         handle.write(json.dumps(row) + "\n")
 
 
-def nb101_file_split(path: Path, data: Path) -> tuple[Any, list, np.ndarray, list, np.ndarray]:
-    """Train on the cells of an NB101 JSON file, test on the cells of ``part_a`` it does not hold."""
+def nb101_file_split(path: Path, labelled: tuple[Any, list, np.ndarray]) -> Split:
+    """Train on the cells of an NB101 JSON file, test on those of :func:`nb101_labelled`'s it does not hold."""
     from benchmarks.loaders.nb101 import load_nb101_json
 
     results = load_nb101_json(path)
     frame = results.at()
-    space, archs, y = nb101_labelled(data)
+    space, archs, y = labelled
     known = set(frame["hash"])
     test = [i for i, h in enumerate(space.canonical_hashes(archs)) if h not in known]
     return (space, [results.archs[h] for h in frame["hash"]], frame["val_accuracy"].to_numpy(float),
             [archs[i] for i in test], y[test])
 
 
-def enas_split(data: Path) -> tuple[Any, list, np.ndarray, list, np.ndarray]:
+def enas_split(data: Path) -> Split:
     """D-VAE's 90/10 split of the ENAS weight-sharing file."""
     from search_spaces.enas.io import dvae_split, read_dvae_file
     from search_spaces.enas.space import ENASSpace
@@ -141,13 +144,16 @@ def main() -> None:
     args = parser.parse_args()
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    # the files are read once; only the random split depends on the seed
+    if args.space == "enas":
+        fixed = enas_split(args.data)
+    elif args.train_from:
+        fixed = nb101_file_split(args.train_from, nb101_labelled(args.data))
+    else:
+        fixed, labelled = None, nb101_labelled(args.data)
     for seed in range(args.seeds):
-        if args.space == "nb101" and args.train_from:
-            space, archs, y, test, y_test = nb101_file_split(args.train_from, args.data)
-        elif args.space == "nb101":
-            space, archs, y, test, y_test = nb101_split(args.train, seed, args.data)
-        else:
-            space, archs, y, test, y_test = enas_split(args.data)
+        split = fixed if fixed is not None else nb101_split(labelled, args.train, seed)
+        space, archs, y, test, y_test = split
         epochs = {} if args.epochs is None else {"epochs": args.epochs}
         contenders = {name: family(name, space, args.members, seed, **({} if name in TREES else epochs))
                       for name in args.families.split(",")}

@@ -135,14 +135,16 @@ class PredictorExtrapolation(Searcher):
                                       set(self.seen)).values())
         if self.min_nodes is None:
             return pool
-        sized = {key: arch for key, arch in zip(self.space.canonical_hashes(pool), pool)}
+        found = dict(zip(self.space.canonical_hashes(pool), pool))
+        nodes = {key: self._nodes(arch) for key, arch in found.items()}  # each graph built once
         for _ in range(self.grow_rounds):
-            if sum(self._nodes(a) >= self.min_nodes for a in sized.values()) >= 5 * n:
+            if sum(count >= self.min_nodes for count in nodes.values()) >= 5 * n:
                 break
-            growers = sorted(sized.values(), key=self._nodes, reverse=True)[: self.mutate_top]
-            grown = mutation_candidates(self.space, self.rng, growers, self.candidates, self.seen | set(sized))
-            sized.update(zip(self.space.canonical_hashes(grown), grown))
-        return [a for a in sized.values() if self._nodes(a) >= self.min_nodes]
+            growers = [found[key] for key in sorted(nodes, key=nodes.__getitem__, reverse=True)[: self.mutate_top]]
+            grown = mutation_candidates(self.space, self.rng, growers, self.candidates, self.seen | set(found))
+            for key, arch in zip(self.space.canonical_hashes(grown), grown):
+                found[key], nodes[key] = arch, self._nodes(arch)
+        return [found[key] for key, count in nodes.items() if count >= self.min_nodes]
 
     def ask(self, n: int = 1) -> list[Architecture]:
         pool = self._pool(n)
