@@ -9,7 +9,7 @@ one searcher run on every space.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Container, Generic, Sequence, TypeVar
 
 import numpy as np
 
@@ -130,6 +130,26 @@ class SearchSpace(ABC, Generic[A]):
     def canonical_hashes(self, archs: Sequence[A]) -> list[str]:
         """Batched :meth:`canonical_hash`; spaces override it when vectorisable."""
         return [self.canonical_hash(a) for a in archs]
+
+    def sample_distinct(
+        self, rng: np.random.Generator, n: int, exclude: Container[str] = (), max_draws: int = 50
+    ) -> dict[str, A]:
+        """Up to ``n`` samples, distinct from each other and from the hashes in ``exclude``, by hash.
+
+        Searchers use it so that no budget is spent on an architecture twice.
+        Sampling is redrawn for what was lost to duplicates, at most
+        ``max_draws`` times: fewer than ``n`` come back only when the space is
+        (nearly) exhausted, instead of looping for ever on a tiny space.
+        """
+        fresh: dict[str, A] = {}
+        for _ in range(max_draws):
+            if len(fresh) >= n:
+                break
+            batch = self.sample(rng, n - len(fresh))
+            for key, arch in zip(self.canonical_hashes(batch), batch):
+                if key not in exclude and key not in fresh:
+                    fresh[key] = arch
+        return fresh
 
     def config(self) -> dict[str, Any]:
         """Constructor arguments that recreate this space (stored in model cards)."""
