@@ -2,8 +2,8 @@
 
 ``benchmarks.load("nb101")`` gives a shipped surrogate benchmark,
 ``benchmarks.load("nbgraph-cora")`` an exhaustive tabular one; see
-``docs/SURROGATES.md``. ``benchmarks/perf/`` holds the performance scripts whose
-results are recorded in ``docs/PERFORMANCE.md``.
+``docs/SURROGATES.md``. The performance scripts live outside the package, in
+``scripts/perf/`` (results in ``docs/PERFORMANCE.md``).
 """
 
 from benchmarks.base import METRICS, Benchmark, QueryResult, ResultSet, UnknownArchitecture

@@ -2,8 +2,8 @@
 
 A benchmark answers for many architectures at once and returns columns
 (:class:`QueryResult`), not one object per architecture: searchers and
-surrogate fitting consume arrays, and building 20,000 records per second is
-itself a cost. :class:`ResultSet` is the common currency of the loaders: real
+surrogate fitting consume arrays, and building one Python record per
+architecture would cost more than the query itself. :class:`ResultSet` is the common currency of the loaders: real
 results of one space in long form, which tabular benchmarks index and
 surrogate benchmarks are fitted on.
 """

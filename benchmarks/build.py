@@ -3,7 +3,8 @@
 The split is by architecture (repeats of one architecture never straddle
 train and test), fixed by a seed; every family is fitted on the training part
 and scored on the held-out test part, and the manifest of the saved benchmark
-records those scores next to the data source and counts.
+records those scores next to the data (file name and checksum, see
+:mod:`benchmarks.provenance`) and counts.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.base import ResultSet
-from nasframe.core import Architecture
+from benchmarks.provenance import data_reference
 from benchmarks.surrogate import SurrogateBenchmark
-from surrogates.base import Surrogate, families
+from nasframe.core import Architecture
+from nasframe.core.registry import SURROGATES
+from surrogates.base import Surrogate
 from surrogates.ensemble import FamilyEnsemble
 from surrogates.metrics import regression_report
 
@@ -117,7 +120,7 @@ def build_benchmark(
     train, test, y = part.train, part.test, part.y
     rows, parts, predictions = [], [], {}
     for family in surrogates:
-        model: Surrogate = families.factory(family)(
+        model: Surrogate = SURROGATES.factory(family)(
             results.space, members=members, seed=seed, **params.get(family, {})
         )
         model.fit(part.pick(train), y[train])
@@ -129,8 +132,9 @@ def build_benchmark(
         pooled = np.concatenate(list(predictions.values())).mean(axis=0)
         rows.append({"model": "ensemble", **regression_report(y[test], pooled)})
     report = pd.DataFrame(rows)
+    data = data_reference(results.source)
     card = {
-        "source": results.source,
+        "data": data,
         "format": format,
         "notes": results.notes,
         "architectures": len(part.archs),
@@ -139,7 +143,7 @@ def build_benchmark(
         "held_out": report.to_dict(orient="records"),
     }
     for model in parts:
-        model.card.update(source=results.source, split=card["split"], fidelity_epochs=epochs,
+        model.card.update(data=data, split=card["split"], fidelity_epochs=epochs,
                           held_out=next(r for r in card["held_out"] if r["model"] == model.family))
     models: dict[str, Surrogate] = {"val_accuracy": main_model}
     if auxiliary:
@@ -147,9 +151,9 @@ def build_benchmark(
             target = part.frame[metric].to_numpy(float)
             known = train[np.isfinite(target[train])]
             if len(known) >= 10:
-                aux = families.factory(_AUX_FAMILY)(results.space, members=_AUX_MEMBERS, seed=seed, **_AUX_PARAMS)
+                aux = SURROGATES.factory(_AUX_FAMILY)(results.space, members=_AUX_MEMBERS, seed=seed, **_AUX_PARAMS)
                 models[metric] = aux.fit(part.pick(known), target[known])
-                aux.card.update(source=results.source, target=metric, n_train=len(known))
+                aux.card.update(data=data, target=metric, n_train=len(known))
     return BuildResult(SurrogateBenchmark(name, results.space, models, epochs, card), report)
 
 

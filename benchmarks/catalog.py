@@ -1,12 +1,13 @@
 """Benchmarks by name, and result files by format.
 
 ``load("nb101")`` returns the surrogate benchmark shipped inside the package
-(fitted by :mod:`benchmarks.recipes` on the real data of the shared kit; the
+(fitted by :mod:`benchmarks.shipping` on the real data of the shared kit; the
 data itself is never shipped). ``load("nbgraph-cora")`` reads the exhaustive
 nas-bench-graph tables from the PyPI package. ``load(path)`` opens a saved
 surrogate benchmark folder (what ``nasframe benchmark build`` writes).
-Third-party benchmarks join through the ``nasframe.benchmarks`` entry-point
-group.
+The built-in names are registered below into :data:`nasframe.core.BENCHMARKS`;
+third-party benchmarks join with one ``BENCHMARKS.register`` call or through
+the ``nasframe.benchmarks`` entry-point group.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from benchmarks.base import Benchmark, ResultSet
-from nasframe.core import registry
+from nasframe.core.registry import BENCHMARKS
 
 #: shipped surrogate benchmarks live here, one folder per name
 MODELS = Path(__file__).resolve().parent / "models"
@@ -32,7 +33,7 @@ def _shipped(name: str) -> Benchmark:
     if not folder.is_dir():
         raise FileNotFoundError(
             f"shipped benchmark {name!r} is missing from {MODELS}; rebuild it with "
-            f"`python -m benchmarks.recipes --data ../shared/data --only {name}`"
+            f"`python -m benchmarks.shipping --data ../shared/data --only {name}`"
         )
     return SurrogateBenchmark.load(folder)
 
@@ -45,22 +46,22 @@ def _nbgraph(dataset: str) -> Benchmark:
 
 
 #: result formats: the module and function of each loader (imported on first use)
-LOADERS = {
-    "nb101-json": ("benchmarks.loaders.nb101", "load_nb101_json"),
-    "nb101-tfrecord": ("benchmarks.loaders.nb101", "load_nb101_tfrecord"),
+RESULT_LOADERS = {
+    "nb101-json": ("benchmarks.loaders.nb101_json", "load_nb101_json"),
+    "nb101-tfrecord": ("benchmarks.loaders.nb101_tfrecord", "load_nb101_tfrecord"),
     "nb301": ("benchmarks.loaders.nb301", "load_result_jsons"),
     "dvae": ("benchmarks.loaders.dvae", "load_dvae"),
     "naslib-darts": ("benchmarks.loaders.naslib", "load_naslib_darts"),
     "nbgraph": ("benchmarks.loaders.nbgraph", "load_nbgraph"),
 }
-FORMATS = tuple(LOADERS)
+FORMATS = tuple(RESULT_LOADERS)
 
 
 def _loader(format: str) -> Callable[..., ResultSet]:
     """The loader function of one result-file format."""
-    if format not in LOADERS:
+    if format not in RESULT_LOADERS:
         raise ValueError(f"unknown result format {format!r}; known: {', '.join(FORMATS)}")
-    module, function = LOADERS[format]
+    module, function = RESULT_LOADERS[format]
     return getattr(import_module(module), function)
 
 
@@ -70,14 +71,14 @@ def load_results(path: str | Path, format: str, **kwargs: Any) -> ResultSet:
 
 
 for _name in SHIPPED:
-    registry.benchmarks.register(_name, partial(_shipped, _name))
-registry.benchmarks.register("darts", partial(_shipped, "nb301"))
+    BENCHMARKS.register(_name, partial(_shipped, _name))
+BENCHMARKS.register("darts", partial(_shipped, "nb301"))
 for _dataset in NBGRAPH_DATASETS:
-    registry.benchmarks.register(f"nbgraph-{_dataset}", partial(_nbgraph, _dataset))
+    BENCHMARKS.register(f"nbgraph-{_dataset}", partial(_nbgraph, _dataset))
 
 
 def names() -> list[str]:
-    return registry.benchmarks.names()
+    return BENCHMARKS.names()
 
 
 def load(name: str | Path, **kwargs: Any) -> Benchmark:
@@ -86,4 +87,4 @@ def load(name: str | Path, **kwargs: Any) -> Benchmark:
         from benchmarks.surrogate import SurrogateBenchmark
 
         return SurrogateBenchmark.load(name)
-    return registry.benchmarks.create(name, **kwargs)
+    return BENCHMARKS.create(name, **kwargs)

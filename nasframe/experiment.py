@@ -3,7 +3,7 @@
     exp = Experiment(["random", ("evolution", {"population_size": 50})], ["nbgraph-cora"],
                      seeds=10, budget=300, store="results/cora")
     exp.run()                      # local Ray with every core; address="auto" joins a cluster
-    curves = regret(exp.results(), "nbgraph-cora")
+    curves = exp.regret()          # per run and step; see nasframe.analysis
 
 A *run* is one ``run_search(searcher, benchmark, budget, seed=seed)``; its
 identity (:func:`nasframe.store.run_key`) is the searcher label, the benchmark
@@ -28,49 +28,42 @@ Runs are grouped into chunks, one Ray task each: the first task of each
 (searcher, benchmark) pair carries one run and measures its time; later
 chunks are sized to about ``chunk_seconds`` of work, but never more than half
 of a worker's share of what is left, so the work still spreads at the end.
-Measured on 2 cores (warm workers): a plain Ray task costs 1-2 ms, so the
-chunks are not there for the scheduling cost (it is Tune trials that cost
-~1 s each) but to keep the driver's per-task bookkeeping, the result
-transfers and the number of objects small for experiments of many short
-runs; the first task of each worker process pays its start (1-3 s: process,
-imports, benchmark load) whatever the chunking.
+A plain Ray task is cheap (docs/PERFORMANCE.md has the figures), so the
+chunks are not there for the scheduling cost but to keep the driver's
+per-task bookkeeping, the result transfers and the number of objects small
+for experiments of many short runs; the first task of each worker process
+pays its start (process, imports, benchmark load) whatever the chunking.
 
 Searchers and benchmarks are resolved to factories *in the driver* and the
 factories are shipped to the workers, so anything registered at run time in
-the driver (``registry.searchers.register("mine", Mine)``), or passed as a
-class, works on the workers too. Each worker process keeps the benchmarks it
-has loaded in a module-level cache (keyed by name and factory): loading one
-costs 0.5-2 s, a run on it milliseconds.
+the driver (``SEARCHERS.register("mine", Mine)``), or passed as a
+class, works on the workers too. What a worker does with a run is
+:mod:`nasframe.worker`; regret is measured by :mod:`nasframe.analysis`.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 import os
-import socket
 import time
-import traceback
 import warnings
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Sequence, Union
 
-import numpy as np
 import pandas as pd
 
-from nasframe.core import registry
+from nasframe.analysis import REGRET_COLUMNS, regret
+from nasframe.core.registry import BENCHMARKS, SEARCHERS
 from nasframe.ray_session import ray_session
-from nasframe.runner import History, run_search
+from nasframe.runner import History
 from nasframe.store import ResultStore, options_hash, run_key
+from nasframe.worker import RunOutcome, RunSpec, execute_chunk, execute_run, load_benchmark
 
 #: what ``Experiment(searchers=[...])`` accepts per entry
 SearcherSpec = Union[str, type, Callable[..., Any], tuple]
 #: what ``Experiment(benchmarks=[...])`` accepts per entry: a registered name or (name, factory)
 BenchmarkSpec = Union[str, tuple]
-
-#: benchmarks loaded by this process (a Ray worker or the driver), by (name, factory)
-_BENCHMARKS: dict[tuple[str, str], Any] = {}
 
 
 class IncompleteExperiment(RuntimeError):
@@ -85,36 +78,6 @@ class IncompleteExperiment(RuntimeError):
             f"run() again retries them):\n" + "\n".join(lines[:20])
             + ("\n  ..." if len(lines) > 20 else "")
         )
-
-
-@dataclass(frozen=True)
-class RunSpec:
-    """Everything a worker needs for one run (picklable)."""
-
-    key: str
-    searcher: str
-    searcher_factory: Callable[..., Any]
-    options: Mapping[str, Any]
-    benchmark: str
-    benchmark_factory: Callable[..., Any]
-    seed: int
-    budget: int
-    batch_size: int
-
-
-@dataclass
-class RunOutcome:
-    """What a worker sends back for one run."""
-
-    key: str
-    frame: pd.DataFrame | None
-    meta: dict[str, Any]
-    #: set when the run could not be done at all (benchmark failed to load): nothing is stored
-    infra_error: str | None = None
-    #: seconds spent loading the benchmark for this run (0 when it came from the cache)
-    load_seconds: float = 0.0
-    #: seconds of the run itself (searcher construction + run_search + frame)
-    run_seconds: float = 0.0
 
 
 @dataclass
@@ -140,74 +103,6 @@ class ExperimentReport:
     parallel: bool = False
 
 
-# -- the work itself (runs in Ray workers or in-process) -------------------------------------------
-
-
-def _factory_token(factory: Any) -> str:
-    """What identifies a benchmark factory within one process (part of the cache key)."""
-    if isinstance(factory, functools.partial):
-        return f"{_factory_token(factory.func)}{factory.args!r}{sorted(factory.keywords.items())!r}"
-    module, qualname = getattr(factory, "__module__", None), getattr(factory, "__qualname__", None)
-    if module and qualname and "<" not in qualname:
-        return f"{module}.{qualname}"
-    return repr(factory)  # closures and lambdas: their identity in this process
-
-
-def _load_benchmark(name: str, factory: Callable[..., Any]) -> tuple[Any, float]:
-    """The benchmark from this process's cache, loading it on first use; and the seconds loading took."""
-    key = (name, _factory_token(factory))
-    cached = _BENCHMARKS.get(key)
-    if cached is not None:
-        return cached, 0.0
-    start = time.perf_counter()
-    bench = factory()
-    _BENCHMARKS[key] = bench
-    return bench, time.perf_counter() - start
-
-
-def execute_run(spec: RunSpec) -> RunOutcome:
-    """Do one run; never raises for the run's own failures (they are in the outcome)."""
-    try:
-        bench, load_seconds = _load_benchmark(spec.benchmark, spec.benchmark_factory)
-    except Exception as exc:  # noqa: BLE001 - infrastructure failure, reported, not stored
-        return RunOutcome(spec.key, None, {}, infra_error=f"loading benchmark {spec.benchmark!r}: "
-                          f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}")
-    start = time.perf_counter()
-    try:
-        searcher = spec.searcher_factory(space=bench.space, seed=spec.seed, **dict(spec.options))
-    except Exception as exc:  # noqa: BLE001 - a searcher that cannot be built is the run's failure
-        history = History()
-        history.error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}"
-    else:
-        history = run_search(searcher, bench, spec.budget, seed=spec.seed, batch_size=spec.batch_size)
-    try:
-        frame = history.to_frame()
-    except Exception as exc:  # noqa: BLE001 - a framework fault, not the run's: reported, not stored
-        return RunOutcome(spec.key, None, {}, infra_error=f"recording the history: {type(exc).__name__}: {exc}\n"
-                          f"{traceback.format_exc(limit=5)}")
-    run_seconds = time.perf_counter() - start
-    meta = {
-        "searcher": spec.searcher,
-        "benchmark": spec.benchmark,
-        "seed": int(spec.seed),
-        "budget": int(spec.budget),
-        "batch_size": int(spec.batch_size),
-        "options": dict(spec.options),
-        "evaluations": len(frame),
-        "error": history.error,
-        "timings": {**history.timings, "run": run_seconds, "load_benchmark": load_seconds},
-        "finished": time.time(),
-        "worker_host": socket.gethostname(),
-        "worker_pid": os.getpid(),
-    }
-    return RunOutcome(spec.key, frame, meta, load_seconds=load_seconds, run_seconds=run_seconds)
-
-
-def execute_chunk(specs: Sequence[RunSpec]) -> list[RunOutcome]:
-    """Do several runs in this process (one Ray task carries a chunk)."""
-    return [execute_run(spec) for spec in specs]
-
-
 # -- the experiment --------------------------------------------------------------------------------
 
 
@@ -227,21 +122,19 @@ def _resolve_searcher(spec: SearcherSpec) -> tuple[str, Callable[..., Any], dict
             raise ValueError(f"a searcher entry tuple must be (name or class, options dict), got {spec!r}")
         target, options = spec[0], dict(spec[1])
     if isinstance(target, str):
-        return target, registry.searchers.factory(target), options
+        return target, SEARCHERS.factory(target), options
     if callable(target):
         return _label(target), target, options
     raise TypeError(f"a searcher entry must be a registered name, a Searcher class or a factory; got {spec!r}")
 
 
 def _resolve_benchmark(spec: BenchmarkSpec) -> tuple[str, Callable[..., Any]]:
-    import benchmarks  # noqa: F401 - registers the built-in benchmark names
-
     if isinstance(spec, tuple):
         if len(spec) != 2 or not isinstance(spec[0], str) or not callable(spec[1]):
             raise ValueError(f"a benchmark entry tuple must be (name, factory), got {spec!r}")
         return spec[0], spec[1]
     if isinstance(spec, str):
-        return spec, registry.benchmarks.factory(spec)
+        return spec, BENCHMARKS.factory(spec)
     raise TypeError(f"a benchmark entry must be a registered name or (name, factory); got {spec!r}")
 
 
@@ -412,12 +305,33 @@ class Experiment:
         return self.store.runs([k for k in self.keys if k in done])
 
     def regret(self) -> pd.DataFrame:
-        """:func:`regret` of every benchmark of this experiment, concatenated."""
+        """:func:`nasframe.analysis.regret` of every benchmark of this experiment, concatenated."""
         frame = self.results()
-        parts = [regret(frame, _load_benchmark(name, factory)[0]) for name, factory in self._benchmarks]
+        parts = [regret(frame, load_benchmark(name, factory)[0]) for name, factory in self._benchmarks]
         if not parts:
-            return pd.DataFrame(columns=[*_REGRET_COLUMNS])
+            return pd.DataFrame(columns=[*REGRET_COLUMNS])
         return pd.concat(parts, ignore_index=True)
+
+
+def search_on_ray(
+    searcher: str,
+    benchmark: str,
+    budget: int,
+    *,
+    seed: int = 0,
+    batch_size: int = 1,
+    store: str | os.PathLike[str] = "results/search/store",
+    address: str | None = None,
+    progress: bool = True,
+) -> History:
+    """One search as a one-run experiment on a Ray cluster; its history read back from the store.
+
+    What ``run_search`` returns in-process, for a run done on the cluster at
+    ``address``; stored like any experiment's run, so a second call resumes.
+    """
+    experiment = Experiment([searcher], [benchmark], [seed], budget, batch_size, store=store)
+    experiment.run(address=address, progress=progress)
+    return History.from_frame(experiment.results(), error=experiment.runs().iloc[0].get("error"))
 
 
 class _ChunkPlanner:
@@ -507,81 +421,3 @@ class _progress_bar:
     def __exit__(self, *exc: Any) -> None:
         if self._progress is not None:
             self._progress.stop()
-
-
-# -- regret ----------------------------------------------------------------------------------------
-
-
-_REGRET_COLUMNS = (
-    "run_key", "searcher", "benchmark", "seed", "step", "best_val_accuracy", "incumbent_val_accuracy", "optimum",
-    "regret",
-)
-
-
-def optimum(bench: Any) -> float | None:
-    """The validation accuracy regret is measured against, or ``None`` where unknown.
-
-    Tabular benchmarks: the best mean validation accuracy of the table
-    (``bench.best()``; exact). Surrogate benchmarks: the best predicted mean
-    recorded in the benchmark's card when it was built
-    (``benchmarks.build.record_optimum``: over every cell for NB101, over the
-    architectures of the training data otherwise, a lower bound of the true
-    optimum). A benchmark with neither has no optimum; :func:`regret` then
-    reports the best value found only.
-
-    Searches see noisy answers (one training run of a table with repeats, a
-    draw around the surrogate mean) while the optimum is a mean, and a
-    lower-bound optimum can be beaten: regret can dip slightly below zero.
-    """
-    find = getattr(bench, "optimum", None)
-    if callable(find):
-        found = find()
-        if found is not None:
-            return float(found[1])
-    best = getattr(bench, "best", None)
-    if callable(best):
-        return float(best()[1])
-    return None
-
-
-def regret(frame: pd.DataFrame, benchmark: Any) -> pd.DataFrame:
-    """Per run and step: the incumbent's value and ``regret = optimum - that value``.
-
-    The incumbent is the architecture with the best *observed* validation
-    accuracy so far (what a searcher would return); its value is the
-    benchmark's noiseless answer for it (the mean over repeats, or the
-    surrogate's mean), because searches see noisy evaluations and the noisy
-    maximum of many draws overstates what was found. ``frame`` is
-    :meth:`Experiment.results` (or :meth:`ResultStore.load`); ``benchmark`` a
-    benchmark object or name; only rows of that benchmark are used.
-    ``regret`` is NaN where the benchmark has no known optimum (see
-    :func:`optimum`) and before the first successful evaluation of a run.
-    Columns: run_key, searcher, benchmark, seed, step, best_val_accuracy
-    (observed), incumbent_val_accuracy, optimum, regret.
-    """
-    import json
-
-    if isinstance(benchmark, str):
-        bench = _load_benchmark(*_resolve_benchmark(benchmark))[0]
-    else:
-        bench = benchmark
-    name = getattr(bench, "name", str(benchmark))
-    rows = (frame[frame["benchmark"] == name] if "benchmark" in frame else frame).reset_index(drop=True)
-    best = optimum(bench)
-    out = rows[[c for c in _REGRET_COLUMNS[:-3] if c in rows]].copy()
-    # the incumbent's arch JSON at every step, then one batched noiseless query for all of them
-    first_row = rows.groupby("run_key", sort=False).cumcount().to_numpy()
-    steps = rows["incumbent_step"].astype("Int64")
-    has = steps.notna().to_numpy()
-    source = np.flatnonzero(has) - first_row[has] + steps[has].to_numpy(dtype=np.int64)
-    incumbent_arch = pd.Series(pd.NA, index=rows.index, dtype=object)
-    incumbent_arch[has] = rows["arch"].to_numpy()[source]
-    unique = pd.unique(incumbent_arch[has])
-    values = {}
-    if len(unique):
-        archs = [bench.space.from_json(json.loads(text)) for text in unique]
-        values = dict(zip(unique, bench.query(archs).val_accuracy))
-    out["incumbent_val_accuracy"] = [values[a] if a is not pd.NA else np.nan for a in incumbent_arch]
-    out["optimum"] = np.nan if best is None else best
-    out["regret"] = out["optimum"] - out["incumbent_val_accuracy"]
-    return out

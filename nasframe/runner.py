@@ -58,6 +58,24 @@ class History:
         frame["cum_cost"] = frame["cost"].fillna(0.0).cumsum()
         return frame
 
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame, error: Any = None) -> "History":
+        """The history a :meth:`to_frame` holds, as read back from a store (timings are not stored)."""
+        rows = frame[list(HISTORY_COLUMNS)].to_dict(orient="records")
+        for row in rows:  # the store writes missing errors as NaN
+            row["error"] = row["error"] if isinstance(row["error"], str) else None
+        return cls(rows=rows, error=error if isinstance(error, str) else None)
+
+    def summary(self) -> dict[str, Any]:
+        """What the run did: how many evaluated and failed, the searcher's error, the best row, the timings.
+
+        ``nasframe search`` prints it (with the benchmark's view of the best
+        row, :func:`nasframe.analysis.final_regret`) and keeps it in ``summary.json``.
+        """
+        failed = sum(row["error"] is not None for row in self.rows)
+        return {"evaluated": len(self), "failed": failed, "error": self.error, "best": self.best(),
+                "timings": self.timings}
+
     def best(self) -> dict[str, Any] | None:
         """The row with the highest validation accuracy (first one on ties)."""
         ok = [r for r in self.rows if r["error"] is None]

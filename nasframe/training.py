@@ -1,7 +1,7 @@
 """Training architectures on Ray: batches of trainings, a training evaluator, search-then-retrain.
 
 Three ways to spend a cluster on real trainings, all one architecture per
-worker (a training is seconds to hours, so Ray's ~1 s per task is noise):
+worker (a training is seconds to hours, so the per-task overhead of Ray is noise):
 
 - :func:`train_many`: plain Ray tasks, for a fixed list of (architecture,
   recipe) pairs such as a reference ranking or a BPE's evaluation. Ray

@@ -14,7 +14,8 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from surrogates.base import Surrogate, families
+from nasframe.core.registry import SURROGATES
+from surrogates.base import Surrogate
 
 if TYPE_CHECKING:
     from nasframe.core import SearchSpace
@@ -40,6 +41,17 @@ _LAZY = {
 }
 
 
+# the built-in families, by import string: registering imports none of them
+SURROGATES.register("xgb", "surrogates.trees:XGBSurrogate")
+SURROGATES.register("lgb", "surrogates.trees:LGBSurrogate")
+SURROGATES.register("rf", "surrogates.trees:RFSurrogate")
+SURROGATES.register("gin", "surrogates.gnn:GINSurrogate")
+SURROGATES.register("gcn", "surrogates.gnn:GCNSurrogate")
+SURROGATES.register("mlp", "surrogates.mlp:MLPSurrogate")
+SURROGATES.register("vsgae-mlp", "surrogates.vsgae_mlp:VSGAEMLPSurrogate")
+SURROGATES.register("ensemble", "surrogates.ensemble:FamilyEnsemble")
+
+
 def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
@@ -58,12 +70,11 @@ def make_surrogate(family: str, space: "SearchSpace", **kwargs: Any) -> Surrogat
 
     ``kwargs`` are ``members``, ``seed`` and the family's hyper-parameters.
     """
-    return families.factory(family)(space, **kwargs)
+    return SURROGATES.factory(family)(space, **kwargs)
 
 
 __all__ = [
     "Surrogate",
-    "families",
     "make_surrogate",
     "regression_report",
     "tune_surrogate",

@@ -8,8 +8,8 @@ noise from. A family plugs in through four small methods: ``_features``,
 ``_fit_member``, ``_predict_member`` and the save/load pair.
 
 A saved surrogate is a folder: ``card.json`` (the model card: family, space,
-hyper-parameters, data source, counts, split, held-out metrics, library
-versions) and one portable file per member in the family's own format
+hyper-parameters, data (file name and sha256), counts, split, held-out
+metrics, library versions) and one portable file per member in the family's own format
 (XGBoost/LightGBM JSON or text, torch state dicts).
 """
 
@@ -27,12 +27,10 @@ import numpy as np
 
 from nasframe.core import Architecture, SearchSpace
 from nasframe.core.files import atomic_dir
-from nasframe.core.registry import Registry, load_space
-from surrogates.hpo import Choice, Dimension, outside
+from nasframe.core.registry import SURROGATES, load_space
+from surrogates.dimensions import Choice, Dimension, outside, suggest
 
 CARD = "card.json"
-#: surrogate families by short name ("xgb", "lgb", "rf", "gin", "gcn")
-families: Registry[Any] = Registry("surrogate family", "nasframe.surrogates")
 _VERSIONED = ("nasframe", "numpy", "xgboost", "lightgbm", "scikit-learn", "torch", "torch-geometric")
 
 
@@ -109,8 +107,6 @@ class Surrogate(ABC):
 
     @classmethod
     def suggest_params(cls, trial: Any, space: SearchSpace) -> dict[str, Any]:
-        from surrogates.hpo import suggest
-
         return suggest(trial, cls.search_space(space))
 
     def _encoded(self, archs: Sequence[Architecture]) -> np.ndarray:
@@ -242,7 +238,7 @@ class Surrogate(ABC):
         path = Path(path)
         card = read_card(path)
         if cls is Surrogate:
-            return families.factory(card["family"]).load(path, space)
+            return SURROGATES.factory(card["family"]).load(path, space)
         if space is None:
             space = load_space(card["space"], **card.get("space_config", {}))
         model = cls(space, members=card["members"], seed=card["seed"], **card["params"])

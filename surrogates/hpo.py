@@ -1,104 +1,28 @@
 """Hyper-parameter optimisation of surrogate families with Optuna.
 
-Each family declares its own search space next to its class, as a mapping
-from hyper-parameter name to a dimension (:class:`Int`, :class:`Float`,
-:class:`Choice`) returned by ``search_space(space)``; :func:`suggest` turns
-such a declaration into Optuna ``trial.suggest_*`` calls. This module only
-orchestrates: split the data once, fit a one-member model per trial on the
-training part and score it on the validation part.
+Each family declares its search space next to its class
+(``search_space(space)``, built from :mod:`surrogates.dimensions`). This
+module only orchestrates: split the data once, fit a one-member model per
+trial on the training part and score it on the validation part.
 
-Optuna is imported when :func:`tune_surrogate` runs, not with this module, so
-the families can import the dimension types for free.
+Optuna is imported when :func:`tune_surrogate` runs, not with this module.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Mapping, Sequence, Union
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 
 from nasframe.core import Architecture, SearchSpace
+from nasframe.core.registry import SURROGATES
+from surrogates.base import Surrogate
+from surrogates.dimensions import suggest
 
 if TYPE_CHECKING:
     import optuna
-
-
-@dataclass(frozen=True)
-class Int:
-    """An integer in ``[low, high]`` (log-uniform when ``log``)."""
-
-    low: int
-    high: int
-    log: bool = False
-
-    def __post_init__(self) -> None:
-        if self.low > self.high:
-            raise ValueError(f"empty integer range [{self.low}, {self.high}]")
-
-    def contains(self, value: Any) -> bool:
-        return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and (
-            self.low <= value <= self.high
-        )
-
-
-@dataclass(frozen=True)
-class Float:
-    """A float in ``[low, high]`` (log-uniform when ``log``)."""
-
-    low: float
-    high: float
-    log: bool = False
-
-    def __post_init__(self) -> None:
-        if self.low > self.high:
-            raise ValueError(f"empty float range [{self.low}, {self.high}]")
-
-    def contains(self, value: Any) -> bool:
-        return (
-            isinstance(value, (int, float, np.floating))
-            and not isinstance(value, bool)
-            and math.isfinite(value)
-            and self.low <= value <= self.high
-        )
-
-
-@dataclass(frozen=True)
-class Choice:
-    """One of a few values (strings, numbers, booleans)."""
-
-    choices: tuple[Any, ...]
-
-    def __post_init__(self) -> None:
-        if not self.choices:
-            raise ValueError("a Choice needs at least one value")
-
-    def contains(self, value: Any) -> bool:
-        return any(value == c and type(value) is type(c) for c in self.choices)
-
-
-Dimension = Union[Int, Float, Choice]
-
-
-def suggest(trial: "optuna.Trial", dims: Mapping[str, Dimension]) -> dict[str, Any]:
-    """One value per declared dimension, drawn by ``trial``."""
-    params: dict[str, Any] = {}
-    for name, dim in dims.items():
-        if isinstance(dim, Int):
-            params[name] = trial.suggest_int(name, dim.low, dim.high, log=dim.log)
-        elif isinstance(dim, Float):
-            params[name] = trial.suggest_float(name, dim.low, dim.high, log=dim.log)
-        elif isinstance(dim, Choice):
-            params[name] = trial.suggest_categorical(name, list(dim.choices))
-        else:
-            raise TypeError(f"hyper-parameter {name!r}: {dim!r} is not an Int, Float or Choice")
-    return params
-
-
-def outside(dims: Mapping[str, Dimension], params: Mapping[str, Any]) -> dict[str, Any]:
-    """The entries of ``params`` that a declared dimension does not contain."""
-    return {k: v for k, v in params.items() if k in dims and not dims[k].contains(v)}
 
 
 #: metrics of :func:`surrogates.metrics.regression_report` and whether larger is better
@@ -128,12 +52,40 @@ class TuneResult:
 
 
 def _family_class(family: Any) -> type:
-    from surrogates.base import Surrogate, families
-
-    cls = families.factory(family) if isinstance(family, str) else family
+    cls = SURROGATES.factory(family) if isinstance(family, str) else family
     if not (isinstance(cls, type) and issubclass(cls, Surrogate)):
         raise TypeError(f"{family!r} is not a surrogate family")
     return cls
+
+
+def _check_arguments(cls: type, metric: str, n_trials: int, valid_fraction: float, n_archs: int, n_y: int,
+                     fixed: Mapping[str, Any]) -> None:
+    """Refuse a tuning request before any model is fitted."""
+    if metric not in METRICS:
+        raise ValueError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
+    if n_trials < 1:
+        raise ValueError(f"n_trials must be >= 1, got {n_trials}")
+    if not 0.0 < valid_fraction < 1.0:
+        raise ValueError(f"valid_fraction must be in (0, 1), got {valid_fraction}")
+    if n_archs != n_y:
+        raise ValueError(f"got {n_archs} architectures but {n_y} targets")
+    unknown = set(fixed) - set(cls.default_params)
+    if unknown:
+        raise ValueError(
+            f"unknown {cls.family} hyper-parameters {sorted(unknown)}; known: {sorted(cls.default_params)}"
+        )
+
+
+def _split(n: int, valid_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded (train, valid) indices, made once: every trial is scored on the same part."""
+    n_valid = int(round(valid_fraction * n))
+    if n_valid < 2 or n - n_valid < 2:
+        raise ValueError(
+            f"{n} samples with valid_fraction={valid_fraction} leave fewer than two "
+            "for training or validation"
+        )
+    order = np.random.default_rng(seed).permutation(n)
+    return order[n_valid:], order[:n_valid]
 
 
 def tune_surrogate(
@@ -163,29 +115,10 @@ def tune_surrogate(
     from surrogates.metrics import regression_report
 
     cls = _family_class(family)
-    if metric not in METRICS:
-        raise ValueError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
-    if n_trials < 1:
-        raise ValueError(f"n_trials must be >= 1, got {n_trials}")
-    if not 0.0 < valid_fraction < 1.0:
-        raise ValueError(f"valid_fraction must be in (0, 1), got {valid_fraction}")
     y = np.asarray(y, dtype=np.float64)
-    if len(archs) != len(y):
-        raise ValueError(f"got {len(archs)} architectures but {len(y)} targets")
     fixed = dict(fixed or {})
-    unknown = set(fixed) - set(cls.default_params)
-    if unknown:
-        raise ValueError(
-            f"unknown {cls.family} hyper-parameters {sorted(unknown)}; known: {sorted(cls.default_params)}"
-        )
-    n_valid = int(round(valid_fraction * len(y)))
-    if n_valid < 2 or len(y) - n_valid < 2:
-        raise ValueError(
-            f"{len(y)} samples with valid_fraction={valid_fraction} leave fewer than two "
-            "for training or validation"
-        )
-    order = np.random.default_rng(seed).permutation(len(y))
-    valid, train = order[:n_valid], order[n_valid:]
+    _check_arguments(cls, metric, n_trials, valid_fraction, len(archs), len(y), fixed)
+    train, valid = _split(len(y), valid_fraction, seed)
     train_archs = [archs[i] for i in train]
     valid_archs = [archs[i] for i in valid]
     dims = {k: v for k, v in cls.search_space(space).items() if k not in fixed}
@@ -218,9 +151,9 @@ def tune_surrogate(
         best_value=float(best.value),
         best_report=dict(best.user_attrs["report"]),
         n_train=len(train),
-        n_valid=n_valid,
+        n_valid=len(valid),
         study=study,
     )
 
 
-__all__ = ["Int", "Float", "Choice", "Dimension", "suggest", "outside", "tune_surrogate", "TuneResult", "METRICS"]
+__all__ = ["tune_surrogate", "TuneResult", "METRICS"]

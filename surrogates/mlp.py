@@ -40,8 +40,8 @@ from torch.nn import functional as F
 
 from nasframe.core import Architecture, SearchSpace
 from surrogates.base import Surrogate
+from surrogates.dimensions import Choice, Dimension, Float, Int
 from surrogates.threads import torch_threads
-from surrogates.hpo import Choice, Dimension, Float, Int
 
 LOSSES = ("mae", "mse")
 
@@ -72,8 +72,8 @@ class FeedForward(nn.Module):
 
 
 def _adam(model: nn.Module, lr: float) -> torch.optim.Adam:
-    """Adam with BANANAS' betas; the fused CPU kernel where this torch has it (about
-    1.7x faster per step on these tiny networks than the per-tensor loop)."""
+    """Adam with BANANAS' betas; the fused CPU kernel where this torch has it (on these
+    tiny networks the per-tensor loop's Python overhead dominates a step; see docs/PERFORMANCE.md)."""
     try:
         return torch.optim.Adam(model.parameters(), lr=lr, betas=(0.9, 0.99), fused=True)
     except (RuntimeError, TypeError, ValueError):  # older torch: no fused CPU Adam

@@ -2,8 +2,8 @@
 
 Surrogates and searchers run inside Ray workers where other work shares the
 cores: each family says how many threads its fits and predictions may use
-(default 1; two threads spinning on a loaded 2-core machine were measured up
-to 10x slower than one).
+(default 1: on a loaded small machine a second thread mostly spins, see
+``docs/PERFORMANCE.md``).
 """
 
 from __future__ import annotations

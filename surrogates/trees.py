@@ -20,8 +20,8 @@ through the parameters).
 
 ``n_jobs`` (library threads for fit and predict) defaults to 1: the models
 are small, and on a two-core machine shared with other work a second OpenMP
-thread mostly spins (fits measured 10-40x slower with two threads under load).
-Raise it on a dedicated machine.
+thread mostly spins (measured in ``docs/PERFORMANCE.md``). Raise it on a
+dedicated machine.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ import numpy as np
 
 from nasframe.core import Architecture, SearchSpace
 from surrogates.base import Surrogate
-from surrogates.hpo import Dimension, Float, Int
+from surrogates.dimensions import Dimension, Float, Int
 
 _FRACTION = Float(1e-6, 1.0)
 _NONNEG = Float(0.0, float("inf"))
@@ -66,9 +66,9 @@ class _TreeSurrogate(Surrogate):
     """Shared featurisation, parameter checks and tuning declaration of the trees.
 
     The targets are fitted unscaled, so the L1 penalty ``reg_alpha`` acts on
-    gradient sums in target units: with accuracy fractions (residuals of about
-    0.01) an alpha above about 0.1 removes every split, hence its small range
-    in the search spaces.
+    gradient sums in target units: accuracy fractions leave residuals of
+    hundredths, so an alpha of the usual magnitude removes every split, hence
+    its small range in the search spaces.
     """
 
     uses_encoding = True
@@ -123,7 +123,8 @@ class XGBSurrogate(_XGBoostFormat):
     Parameters follow XGBoost's scikit-learn names. The defaults are shaped
     like NB301's tuned XGB (row and column subsampling, L2 regularisation)
     but with 300 rounds at eta 0.05 and depth 6, which keeps a 10-member
-    ensemble above 20,000 predictions per second on one core. NB301's own
+    ensemble fast enough for a benchmark default (its query rate is in
+    ``docs/PERFORMANCE.md``). NB301's own
     values (depth 13, ``min_child_weight`` 39, eta 0.008, thousands of rounds
     with ``early_stopping_rounds``) ranked worse on 800 NB101 cells and
     predict several times slower.

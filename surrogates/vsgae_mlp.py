@@ -21,7 +21,7 @@ plus a pairwise ranking hinge; ``loss="mse"`` for arbitrary targets), Adam
 with a cosine schedule, mini-batches, every draw from the member's seed in a
 forked torch RNG, ``threads`` intra-op threads. Inputs are
 ``space.to_graph(archs)`` (node types one-hot in ``x``), so any space with a
-graph view works, not only those with an embedding codec.
+graph view works, not only those that read graphs back (``from_dag``).
 
 ``pretrained`` (a folder written by :func:`surrogates.embeddings.save_model`
 for a VS-GAE of the same space) initialises every member's encoder with the
@@ -41,10 +41,10 @@ import torch
 from torch import nn
 
 from nasframe.core import SearchSpace
+from surrogates.dimensions import Choice, Dimension, Float, Int
 from surrogates.embeddings.encoder import DIRECTIONS, GraphEncoder
-from surrogates.base import families
-from surrogates.gnn import TRAINING_VALID, Graphs, _GraphSurrogate
-from surrogates.hpo import Choice, Dimension, Float, Int
+from surrogates.gnn import TRAINING_VALID, _GraphSurrogate
+from surrogates.graph_batch import Graphs
 
 
 def head_widths(in_features: int, width: int, layers: int) -> list[int]:
@@ -242,8 +242,5 @@ class VSGAEMLPSurrogate(_GraphSurrogate):
         with torch_threads(self.params["threads"]), torch.inference_mode():
             return self._models[member].embed_graphs(features).double().numpy()
 
-
-# found by name before the package's entry points are reinstalled (same class either way)
-families.register(VSGAEMLPSurrogate.family, VSGAEMLPSurrogate)
 
 __all__ = ["EncoderRegressor", "VSGAEMLPSurrogate", "head_widths", "pretrained_encoder"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import numpy as np
@@ -113,6 +114,32 @@ def test_held_out_reproduces_the_recorded_split(built, synthetic):
     assert kendall_tau(table["true"], table["predicted"]) == pytest.approx(tau)
 
 
+def test_provenance_names_data_by_file_and_checksum_and_refuses_other_bytes(tmp_path):
+    from benchmarks.provenance import data_reference, find_data
+
+    data = tmp_path / "kit" / "nb101" / "results.json"
+    data.parent.mkdir(parents=True)
+    data.write_text('{"key": []}')
+    reference = data_reference(data)
+    assert reference == {"file": "results.json", "sha256": hashlib.sha256(b'{"key": []}').hexdigest()}
+    assert find_data(reference, data) == data
+    assert find_data(reference, tmp_path / "kit") == data  # found by name, checked by bytes
+    assert data_reference("synthetic") == {"file": "synthetic"}
+    with pytest.raises(FileNotFoundError, match=r"results.json \(sha256"):
+        find_data(reference, None)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="no results.json under"):
+        find_data(reference, tmp_path / "empty")
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        find_data(reference, tmp_path / "missing")
+    other = tmp_path / "elsewhere" / "results.json"
+    other.parent.mkdir()
+    other.write_text('{"key": [1]}')
+    with pytest.raises(ValueError, match="not the recorded data results.json"):
+        find_data(reference, other)
+    assert data_reference(tmp_path / "kit")["sha256"] != data_reference(tmp_path / "elsewhere")["sha256"]
+
+
 def test_catalog_names_and_unknown_names():
     names = benchmarks.names()
     assert {"nb101", "enas", "nb301", "nbgraph-cora"} <= set(names)
@@ -141,9 +168,14 @@ def test_cli_build_query_evaluate_on_real_darts_data(tmp_path, monkeypatch):
     answer = json.loads(queried.output)
     assert 0.85 < answer["val_accuracy"] < 0.97 and answer["epochs"] == -1
     plot = tmp_path / "scatter.png"
-    evaluated = runner.invoke(main, ["benchmark", "evaluate", str(out), "--plot", str(plot)])
+    unnamed = runner.invoke(main, ["benchmark", "evaluate", str(out), "--plot", str(plot)])
+    assert unnamed.exit_code == 1 and "naslib_zc_nasbench301.json (sha256" in unnamed.output
+    # the card names its data by file name and checksum: found by name in a folder, checked by bytes
+    evaluated = runner.invoke(main, ["benchmark", "evaluate", str(out), "--data", str(data.parent),
+                                     "--plot", str(plot)])
     assert evaluated.exit_code == 0, evaluated.output
     assert "73 held-out architectures" in evaluated.output and plot.stat().st_size > 5000
+    assert str(data.parent) not in (out / "benchmark.json").read_text()
     bad = runner.invoke(main, ["benchmark", "query", str(out), "--arch", '"Genotype(normal=[])"'])
     assert bad.exit_code == 2 and "architecture 1" in bad.output
 

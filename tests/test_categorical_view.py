@@ -8,13 +8,13 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import nasframe as nf
-from nasframe.core import InvalidArchitecture
+from nasframe.core import SPACES as REGISTERED_SPACES, InvalidArchitecture
 from search_spaces.darts.genotype import DARTSGenotype
 from search_spaces.enas.space import ENASSpace
 from search_spaces.nbgraph.space import NBGraphSpace
 
 #: every registered space (nb301 is the DARTS space under NB301's name) plus non-default configurations
-SPACES = {name: nf.load_space(name) for name in ("nb101", "darts", "nb301", "enas", "nbgraph", "mnas")}
+SPACES = {name: nf.load_space(name) for name in REGISTERED_SPACES.names()}
 SPACES["enas12"] = ENASSpace(num_layers=12)
 SPACES["nbgraph-proteins"] = NBGraphSpace(op_set="proteins")
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -7,8 +7,8 @@ import json
 import numpy as np
 from click.testing import CliRunner
 
-from nasframe.cli import _nb101_split, main
-from surrogates.embeddings import load_model, save_model
+from nasframe.cli import main
+from surrogates.embeddings import EmbeddingSplit, load_model, save_model
 
 TINY = ["--hidden", "16", "--latent", "8", "--batch-size", "32", "--lr", "3e-3", "--holdout", "10"]
 
@@ -64,7 +64,9 @@ def test_uniform_cells_from_the_index(tmp_path, nb101_index, one_thread):
                                      "--out", str(out)])
     assert done.exit_code == 0, done.output
     assert "40 architectures to train on, 10 held out" in done.output
-    index, train_rows, heldout_rows = _nb101_split(10, seed=0, count=40)
+    split = EmbeddingSplit.from_json(load_model(out).card["data_source"])
+    assert split == EmbeddingSplit("nb101", archs=40, holdout=10, seed=0, uniform=True)
+    train_rows, heldout_rows = split.rows(len(nb101_index))
     assert len(train_rows) == 40 and not set(train_rows) & set(heldout_rows)
     assert json.loads(load_model(out).card["data_source"])["uniform"] is True
     evaluated = CliRunner().invoke(main, ["embed", "evaluate", str(out), "--encodings", "1", "--decodings", "1",
@@ -75,8 +77,8 @@ def test_uniform_cells_from_the_index(tmp_path, nb101_index, one_thread):
 
 def test_evaluate_knows_the_split_of_a_model_trained_on_all_cells(tmp_path, nb101_index, one_thread):
     """A model recorded as trained on every NB101 cell: its prior samples are (nearly) never novel."""
-    index, train_rows, heldout_rows = _nb101_split(5, seed=0)
-    assert len(train_rows) + len(heldout_rows) == len(index) and not set(train_rows) & set(heldout_rows)
+    train_rows, heldout_rows = EmbeddingSplit("nb101", archs=None, holdout=5, seed=0).rows(len(nb101_index))
+    assert len(train_rows) + len(heldout_rows) == len(nb101_index) and not set(train_rows) & set(heldout_rows)
     from surrogates.embeddings import VSGAE
     from search_spaces.nb101.space import NB101Space
 

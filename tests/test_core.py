@@ -39,8 +39,73 @@ def test_registry_register_lookup_and_unknown_name():
         reg.create("c")
 
 
-def test_builtin_spaces_come_from_entry_points():
-    assert {"nb101", "darts", "nb301", "enas"} <= set(nf.core.spaces.names())
+def _python(code: str, **env: str) -> str:
+    """stdout of ``code`` in a fresh interpreter (registries start empty there)."""
+    import os
+
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, **env})
+    assert run.returncode == 0, run.stderr
+    return run.stdout.strip()
+
+
+def test_builtins_are_registered_in_code_not_through_entry_points():
+    code = (
+        "import importlib.metadata as m; m.entry_points = lambda **kw: []; import nasframe as nf; "
+        "print([len(r.names()) for r in (nf.SPACES, nf.SEARCHERS, nf.SURROGATES, nf.BENCHMARKS, nf.TASKS)])"
+    )
+    assert all(count > 0 for count in json.loads(_python(code)))
+    assert {"nb101", "darts", "nb301", "enas", "nbgraph", "mnas"} <= set(nf.SPACES.names())
+
+
+def test_registering_and_listing_import_no_plugin_and_the_facade_is_lazy():
+    code = (
+        "import sys, nasframe as nf; names = nf.SPACES.names() + nf.SURROGATES.names(); "
+        "print([m for m in ('search_spaces.nb101.space', 'surrogates.trees', 'nasframe.experiment', "
+        "'nasframe.runner', 'benchmarks') if m in sys.modules])"
+    )
+    assert _python(code) == "[]"
+    assert nf.make_searcher is __import__("nasframe.searchers", fromlist=["make"]).make
+
+
+def test_import_string_factories_resolve_on_first_use():
+    from collections import OrderedDict
+
+    reg: Registry = Registry("widget", "nasframe.no_such_group")
+    reg.register("od", "collections:OrderedDict")
+    assert reg.factory("od") is OrderedDict and reg.create("od", a=1) == OrderedDict(a=1)
+    reg.register("bad", "collections")
+    with pytest.raises(ValueError, match="'module:attribute'"):
+        reg.factory("bad")
+
+
+def test_third_party_entry_points_are_still_read(monkeypatch):
+    from importlib import metadata
+
+    point = metadata.EntryPoint(name="w", value="collections:OrderedDict", group="nasframe.widgets")
+    monkeypatch.setattr(metadata, "entry_points", lambda group: [point] if group == "nasframe.widgets" else [])
+    reg: Registry = Registry("widget", "nasframe.widgets")
+    assert reg.names() == ["w"] and reg.factory("w").__name__ == "OrderedDict"
+
+
+@pytest.mark.parametrize("first", ["pass", "import search_spaces", "nf.SEARCHERS.names()"])
+def test_plugin_modules_from_the_variable_override_builtins_whatever_loads_first(tmp_path, first):
+    (tmp_path / "my_plugin.py").write_text(
+        "import nasframe as nf\nnf.register_space('nb101', 'search_spaces.enas.space:ENASSpace')\n"
+    )
+    code = f"import nasframe as nf\n{first}\nprint(type(nf.load_space('nb101')).__name__)"
+    assert _python(code, NASFRAME_PLUGINS="my_plugin", PYTHONPATH=str(tmp_path)) == "ENASSpace"
+
+
+def test_a_plugin_module_that_cannot_be_imported_is_named_on_every_lookup():
+    code = (
+        "import nasframe as nf\n"
+        "for _ in range(2):\n"
+        "    try: nf.SPACES.names()\n"
+        "    except ImportError as exc: print(exc)\n"
+    )
+    lines = _python(code, NASFRAME_PLUGINS="no_such_plugin_module").splitlines()
+    assert lines == ["NASFRAME_PLUGINS names 'no_such_plugin_module', which cannot be imported: "
+                     "No module named 'no_such_plugin_module'"] * 2
 
 
 class SamplingSearcher(Searcher):

@@ -379,3 +379,10 @@ def test_graph_batch_counts():
     assert not np.tril(adjacency).any()  # listed in topological order
     # every op node has one input and feeds one sum node; each cell's output reads 4 sums
     assert sorted(adjacency.sum(axis=0)[[14, 29]]) == [4, 4]
+
+
+def test_network_options_translate_a_recipe_and_name_the_field_they_refuse():
+    options = SPACE.network_options(channels=16, layers=5, in_channels=1, num_classes=7)
+    assert options == {"init_channels": 16, "layers": 5, "in_channels": 1, "num_classes": 7}
+    with pytest.raises(ValueError, match="field 'layers'=2"):
+        SPACE.network_options(channels=16, layers=2, in_channels=3, num_classes=10)

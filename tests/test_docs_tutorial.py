@@ -17,6 +17,6 @@ def test_tutorial_code_runs_and_finds_a_good_architecture(capsys):
     printed = capsys.readouterr().out
     regret = float(re.search(r"regret (\d\.\d+)", printed).group(1))
     assert regret < 0.02  # random search after 150 queries sits near 0.0105 on average
-    from nasframe.core.registry import searchers
+    from nasframe.core.registry import SEARCHERS
 
-    assert searchers.factory("mutate-best") is namespace["MutateBest"]
+    assert SEARCHERS.factory("mutate-best") is namespace["MutateBest"]

@@ -1,4 +1,4 @@
-"""Graph embeddings (VS-GAE, SVGe): encoder, codecs, learning, decoding, metrics, checkpoints.
+"""Graph embeddings (VS-GAE, SVGe): encoder, graph views read back, learning, decoding, metrics, checkpoints.
 
 Everything is tiny (hidden 16-32, tens of graphs) and single-threaded: the
 learning tests train for a few hundred steps and check a quality bar that an
@@ -15,12 +15,13 @@ import numpy as np
 import pytest
 import torch
 
+from nasframe.core import InvalidArchitecture
+from nasframe.core.dag import DAG
 from surrogates.embeddings import (
     SVGE,
     VSGAE,
     GraphEncoder,
     PaddedGraphs,
-    codec_for,
     load_model,
     novelty,
     prediction_quality,
@@ -34,9 +35,9 @@ from surrogates.embeddings import (
     validity,
 )
 from surrogates.embeddings.train import CHECKPOINT
+from search_spaces.darts.space import DARTSSpace
 from search_spaces.enas.arch import ENASArch
 from search_spaces.enas.space import ENASSpace
-from search_spaces.graph import DAG
 from search_spaces.nb101.cell import NB101Cell
 from search_spaces.nb101.space import NB101Space
 
@@ -123,7 +124,7 @@ def test_padded_batches_encode_like_pyg_batches(nb101_cells):
     torch.testing.assert_close(padded, direct, rtol=1e-5, atol=1e-5)
 
 
-# -- codecs -------------------------------------------------------------------------
+# -- graph views read back -------------------------------------------------------------------------
 
 
 def _canon(dag: DAG) -> tuple:
@@ -131,32 +132,34 @@ def _canon(dag: DAG) -> tuple:
     return dag.node_types, frozenset(dag.edges)
 
 
-def test_codecs_round_trip_and_reject_foreign_graphs():
+def test_graph_views_round_trip_and_reject_foreign_graphs():
     rng = np.random.default_rng(3)
     for space in (NB101, ENAS):
-        codec = codec_for(space)
         archs = space.sample(rng, 30)
-        assert all(codec.from_dag(space.dag(a)) == a for a in archs)
-        padded = PaddedGraphs.from_dags([space.dag(a) for a in archs], codec.max_nodes)
+        assert all(space.from_dag(space.dag(a)) == a for a in archs)
+        padded = PaddedGraphs.from_dags([space.dag(a) for a in archs], space.max_dag_nodes())
         assert list(map(_canon, padded.to_dags())) == [_canon(space.dag(a)) for a in archs]
         reversed_ = padded.reversed().to_dags()
         assert list(map(_canon, reversed_)) == [_canon(reverse_dag(space.dag(a))) for a in archs]
-    nb101 = codec_for(NB101)
-    assert nb101.from_dag(DAG((0, 1, 0, 4), ((0, 1), (1, 2), (2, 3)))) is None  # input in the middle
-    assert nb101.from_dag(DAG((0, 1, 2, 4), ((0, 1), (1, 2)))) is None  # output unreachable
-    assert nb101.from_dag(DAG((0, 1, 2, 4), ((0, 1), (1, 3), (0, 2)))) == NB101.validate(
+    with pytest.raises(InvalidArchitecture):
+        NB101.from_dag(DAG((0, 1, 0, 4), ((0, 1), (1, 2), (2, 3))))  # input in the middle
+    with pytest.raises(InvalidArchitecture):
+        NB101.from_dag(DAG((0, 1, 2, 4), ((0, 1), (1, 2))))  # output unreachable
+    assert NB101.from_dag(DAG((0, 1, 2, 4), ((0, 1), (1, 3), (0, 2)))) == NB101.validate(
         {"matrix": [[0, 1, 0], [0, 0, 1], [0, 0, 0]], "ops": ["input", "conv3x3-bn-relu", "output"]}
     )  # a dangling vertex is pruned, as NB101's API does
-    enas = codec_for(ENAS)
     arch = ENAS.sample(rng, 1)[0]
     dag = arch.to_dag()
     chain = (1, 2)  # layer 0 -> layer 1, always present
-    assert enas.from_dag(DAG(dag.node_types, tuple(e for e in dag.edges if e != chain))) is None
-    assert enas.from_dag(DAG(dag.node_types, dag.edges + ((0, 7),))) is None  # extra output input
+    with pytest.raises(InvalidArchitecture):
+        ENAS.from_dag(DAG(dag.node_types, tuple(e for e in dag.edges if e != chain)))
+    with pytest.raises(InvalidArchitecture):
+        ENAS.from_dag(DAG(dag.node_types, dag.edges + ((0, 7),)))  # extra output input
     five_layers = DAG(dag.node_types[:-2] + (1,), tuple(e for e in dag.edges if e[1] < 6) + ((5, 6),))
-    assert enas.from_dag(five_layers) is None
-    with pytest.raises(KeyError, match="no graph codec"):
-        codec_for(type("Other", (), {"name": "other"})())
+    with pytest.raises(InvalidArchitecture, match="this space has 6 layers"):
+        ENAS.from_dag(five_layers)
+    with pytest.raises(NotImplementedError, match="cannot read architectures back"):
+        DARTSSpace().from_dag(dag)
 
 
 # -- VS-GAE ---------------------------------------------------------------------------
@@ -173,6 +176,13 @@ def test_vsgae_learns_to_reconstruct_its_training_cells(trained, nb101_cells):
     assert 0.5 <= sampled <= 1.0
 
 
+def _read_back(space, dag):
+    try:
+        return space.from_dag(dag)
+    except InvalidArchitecture:
+        return None
+
+
 def test_decode_gives_space_architectures_or_none(trained):
     model, _, _ = trained
     z = torch.randn((200, model.latent), generator=torch.Generator().manual_seed(0)) * 3.0
@@ -180,7 +190,7 @@ def test_decode_gives_space_architectures_or_none(trained):
     graphs, finished = model.decode_graphs(z, stochastic=True, seed=1)
     assert len(decoded) == 200
     for arch, dag, done in zip(decoded, graphs.to_dags(), finished.tolist()):
-        expected = model.codec.from_dag(dag) if done else None
+        expected = _read_back(NB101, dag) if done else None
         assert (arch is None) == (expected is None) and (arch is None or arch == expected)
         if arch is not None:
             assert isinstance(arch, NB101Cell) and NB101.from_json(arch.to_json()) == arch
@@ -358,3 +368,22 @@ def test_cuda_model_matches_cpu(nb101_cells):
     np.testing.assert_allclose(gpu.encode(nb101_cells), cpu.encode(nb101_cells), rtol=1e-4, atol=1e-5)
     train(gpu, nb101_cells[:10], epochs=2, batch_size=5)
     assert len(gpu.decode(gpu.encode(nb101_cells[:5]), stochastic=True, seed=0)) == 5
+
+
+def test_embedding_split_is_a_recorded_pure_function_of_its_fields():
+    from surrogates.embeddings import EmbeddingSplit
+
+    space = ENAS
+    split = EmbeddingSplit("enas", archs=30, holdout=5, seed=2)
+    train, heldout = split.draw(space)
+    assert len(train) == 30 and len(heldout) == 5
+    assert not set(space.canonical_hashes(train)) & set(space.canonical_hashes(heldout))
+    assert EmbeddingSplit.from_json(split.to_json()) == split
+    again_heldout, trained = EmbeddingSplit.from_json(split.to_json()).heldout_and_trained(space)
+    assert space.canonical_hashes(again_heldout) == space.canonical_hashes(heldout)
+    assert trained == space.canonical_hashes(train)
+    assert EmbeddingSplit.from_json("some/file.json") is None and EmbeddingSplit.from_json(None) is None
+    train_rows, heldout_rows = EmbeddingSplit("nb101", archs=None, holdout=3, seed=0).rows(20)
+    assert len(train_rows) == 17 and sorted([*train_rows, *heldout_rows]) == list(range(20))
+    with pytest.raises(ValueError, match="NB101 enumeration"):
+        EmbeddingSplit("enas", archs=None, holdout=3)

@@ -91,6 +91,25 @@ def test_mip_is_reproducible():
     pd.testing.assert_frame_equal(a.evaluations, b.evaluations)
 
 
+def test_the_result_renders_its_report():
+    space = image_bpe_space(FULL, 28)
+    result = minimum_importance_pruning(space, synthetic_evaluate(space, []), budget=0.1, rounds=2, per_round=6,
+                                        importance_seeds=1, confirm=2, replicates=2)
+    config = result.best_config()
+    assert set(config) == set(space.names) and all(not isinstance(v, np.generic) for v in config.values())
+    header = result.evaluations_table().splitlines()[0]
+    assert all(column in header for column in [*space.names, "spearman", "spearman_mean", "round"])
+    assert result.describe_best(12.0).startswith("\nbest BPE within 0.1 of the full cost: ")
+    assert "importance for Spearman" in result.rounds[0].describe()
+    reference = pd.DataFrame({"test_accuracy": [0.5, 0.7, 0.9], "seconds": [1.0, 2.0, 3.0]})
+    report = result.report(reference, 12.0, task="digits", data=None, space="nb101", seed=0)
+    assert list(report)[:6] == ["task", "data", "space", "seed", "budget", "full"]
+    assert report["bpe"] == space.recipe(config).to_dict() and report["bpe_config"] == config
+    assert report["reference_median_test_accuracy"] == 0.7 and report["reference_seconds_per_arch"] == 2.0
+    assert report["spearman_mean"] is not None and len(report["rounds"]) == 2
+    json.dumps(report)  # JSON as it stands
+
+
 def test_rank_correlations():
     assert rank_correlations([1, 2, 3, 4], [10, 20, 30, 40]) == (pytest.approx(1.0), pytest.approx(1.0))
     assert rank_correlations([4, 3, 2, 1], [10, 20, 30, 40])[0] == pytest.approx(-1.0)

@@ -21,18 +21,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nasframe.core.registry import searchers as searcher_registry
-from nasframe.experiment import (
-    Experiment,
-    IncompleteExperiment,
-    RunSpec,
-    _ChunkPlanner,
-    RunOutcome,
-    optimum,
-    regret,
-)
+from nasframe.core.registry import SEARCHERS
+from nasframe.analysis import optimum, regret
+from nasframe.experiment import Experiment, IncompleteExperiment, _ChunkPlanner
 from nasframe.searchers import RandomSearch
 from nasframe.store import ResultStore
+from nasframe.worker import RunOutcome, RunSpec
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = "nbgraph-cora"
@@ -104,7 +98,7 @@ class SlowRandom(RandomSearch):
 
 
 # registered at run time, in the driver only: the experiment ships the factory to the workers
-searcher_registry.register("test-raise-after", RaiseAfter)
+SEARCHERS.register("test-raise-after", RaiseAfter)
 
 
 class FailingOn:

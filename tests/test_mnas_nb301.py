@@ -29,7 +29,6 @@ from search_spaces.mnas import (
     from_accel_config,
     to_accel_config,
 )
-from search_spaces.mnas.space import NODE_TYPES
 from tests.conftest import shared_file
 
 SPACE = MnasSpace()
@@ -114,11 +113,11 @@ def test_encodings_and_graph():
     assert np.all(onehot.sum(axis=1) == 28)
     assert SPACE.encode([EFFICIENTNET_B0], "ordinal")[0, :8].tolist() == [1, 3, 1, 1, 6, 3, 2, 1]
     batch = SPACE.to_graph(archs)
-    assert batch.num_graphs == 30 and batch.x.shape[1] == len(NODE_TYPES) == 14
+    assert batch.num_graphs == 30 and batch.x.shape[1] == len(SPACE.node_types) == 14
     assert batch.x.shape[0] == sum(a.num_layers + 2 for a in archs)
     dag = SPACE.dag(EFFICIENTNET_B0)
     assert len(dag.node_types) == 16 + 2 and dag.node_types[0] == 0 and dag.node_types[-1] == 13
-    assert NODE_TYPES[dag.node_types[1]] == "mbconv1_k3_se"
+    assert SPACE.node_types[dag.node_types[1]] == "mbconv1_k3_se"
 
 
 def test_model_forward_and_parameter_count(one_thread):

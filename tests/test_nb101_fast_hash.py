@@ -12,7 +12,9 @@ from hypothesis import strategies as st
 
 from search_spaces.nb101 import NB101Cell
 from search_spaces.nb101.enumeration import enumerate_cells
-from search_spaces.nb101.fast_hash import _unique_rows, batch_hash, hex_digests, md5_batch
+from search_spaces.nb101.fast_hash import batch_hash
+from search_spaces.nb101.hash_messages import unique_rows
+from search_spaces.nb101.md5 import hex_digests, md5_batch
 from search_spaces.nb101.graph_util import official_hash
 from tests.conftest import shared_file
 
@@ -136,7 +138,7 @@ def test_unique_rows_stays_exact_when_packing_would_overflow():
     rng = np.random.default_rng(5)
     base = 2**40  # three columns no longer fit one int64 key
     rows = rng.integers(0, 3, size=(2000, 4)) * (base // 3)
-    first, inverse = _unique_rows(rows, base)
+    first, inverse = unique_rows(rows, base)
     expected = np.unique(rows, axis=0)
     assert len(first) == len(expected)
     assert (rows[first][inverse] == rows).all()

@@ -23,7 +23,6 @@ from search_spaces.nbgraph import (
     valid_hash,
 )
 from search_spaces.nbgraph.arch import ALL_LINKS
-from search_spaces.nbgraph.space import NODE_TYPES
 
 SPACE = NBGraphSpace()
 PROTEINS = NBGraphSpace("proteins")
@@ -181,10 +180,10 @@ def test_encodings_and_graphs():
     with pytest.raises(ValueError, match="unknown encoding"):
         SPACE.encode(archs, "path")
     batch = SPACE.to_graph(archs)
-    assert batch.num_graphs == 40 and batch.x.shape == (40 * 6, len(NODE_TYPES))
+    assert batch.num_graphs == 40 and batch.x.shape == (40 * 6, len(SPACE.node_types))
     dag = SPACE.dag(NBGraphArch((0, 1, 1, 2), ("gcn", "gin", "cheb", "fc")))
     assert dag.edges == ((0, 1), (1, 2), (1, 3), (2, 4), (3, 5), (4, 5))
-    assert dag.node_types == (0, 2, 3, 4, 8, len(NODE_TYPES) - 1)
+    assert dag.node_types == (0, 2, 3, 4, 8, len(SPACE.node_types) - 1)
     assert batch.edge_index.shape[1] == sum(len(SPACE.dag(a).edges) for a in archs)
 
 
@@ -288,3 +287,10 @@ def test_parameter_counts_match_the_tables(package, one_thread):
         model.eval()
         with torch.no_grad():
             assert model(x, edge_index).shape == (12, dataset.num_classes)
+
+
+def test_no_recipe_translation_and_no_reading_graphs_back():
+    with pytest.raises(NotImplementedError, match="'nbgraph' has no translation"):
+        SPACE.network_options(channels=16, layers=3, in_channels=3, num_classes=10)
+    with pytest.raises(NotImplementedError, match="'nbgraph' cannot read architectures back"):
+        SPACE.from_dag(SPACE.dag(SPACE.sample(np.random.default_rng(0), 1)[0]))

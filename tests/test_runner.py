@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
@@ -80,6 +81,25 @@ class _Exhausted(Searcher):
 def test_an_exhausted_searcher_ends_the_run_cleanly(bench):
     history = run_search(_Exhausted(bench.space), bench, 5)
     assert len(history) == 0 and history.error is None and history.best() is None
+
+
+def test_history_summary_and_its_round_trip_through_a_frame(bench):
+    from nasframe.analysis import final_regret, regret
+
+    history = run_search(_BrokenSearcher(bench.space, seed=0), bench, 20, seed=0, batch_size=3)
+    summary = history.summary()
+    assert summary["evaluated"] == 6 and summary["failed"] == 0 and "the model exploded" in summary["error"]
+    assert summary["best"] == history.best() and set(summary["timings"]) == {"framework", "searcher", "evaluator"}
+    frame = history.to_frame()
+    stored = frame.assign(error=np.nan)  # a store writes missing errors as NaN
+    again = type(history).from_frame(stored, error=history.error)
+    assert again.error == history.error and again.best()["hash"] == history.best()["hash"]
+    pd.testing.assert_frame_equal(again.to_frame(), frame, check_dtype=False)
+    # one run's frame: regret per step, and where the run ended
+    curve = regret(frame, bench)
+    ended = final_regret(frame, bench)
+    assert len(curve) == 6 and ended["regret"] == curve["regret"].iat[-1]
+    assert ended["optimum"] == bench.best()[1] and ended["incumbent_val_accuracy"] <= ended["optimum"]
 
 
 def test_cli_search_writes_history_summary_and_plot(tmp_path):

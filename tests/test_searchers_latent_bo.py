@@ -18,7 +18,8 @@ from nasframe.core import EvalResult
 from surrogates.embeddings import VSGAE, save_model, train
 from nasframe.runner import run_search
 from nasframe.searchers import LatentBO, make
-from nasframe.searchers._latent_bo import expected_improvement, fit_gp, kriging_believer, latent_candidates
+from nasframe.searchers._acquisition import expected_improvement
+from nasframe.searchers._latent_bo import fit_gp, kriging_believer, latent_candidates
 from search_spaces.enas.space import ENASSpace
 
 

@@ -11,16 +11,8 @@ import pytest
 import nasframe
 from nasframe.core import EvalResult
 from nasframe.runner import run_search
-from nasframe.searchers._bananas import (
-    BANANAS,
-    EI_CALIBRATION,
-    UCB_EXPLORE,
-    acquisition_scores,
-    mutation_candidates,
-    top_indices,
-)
-from nasframe.searchers._bo import SurrogateBO
-from nasframe.searchers._random import RandomSearch
+from nasframe.searchers import BANANAS, RandomSearch, SurrogateBO, acquisition_scores, mutation_candidates, top_indices
+from nasframe.searchers._acquisition import EI_CALIBRATION, UCB_EXPLORE
 
 
 @pytest.fixture(scope="module")
@@ -37,13 +29,13 @@ SMALL_GIN = {"epochs": 3, "hidden": 8, "layers": 2}
 #: the searchers under test, by label; each entry builds one from (space, seed, **overrides)
 FACTORIES = {
     "bananas": lambda space, seed, **kw: BANANAS(
-        space, seed=seed, members=3, num_init=6, predictor_params=SMALL_MLP, **kw
+        space, seed=seed, members=3, num_init=6, surrogate_params=SMALL_MLP, **kw
     ),
     "bo-xgb": lambda space, seed, **kw: SurrogateBO(
-        space, seed=seed, model="xgb", members=3, num_init=6, model_params=SMALL_XGB, **kw
+        space, seed=seed, surrogate="xgb", members=3, num_init=6, surrogate_params=SMALL_XGB, **kw
     ),
     "bo-gin": lambda space, seed, **kw: SurrogateBO(
-        space, seed=seed, model="gin", members=3, num_init=6, model_params=SMALL_GIN, **kw
+        space, seed=seed, surrogate="gin", members=3, num_init=6, surrogate_params=SMALL_GIN, **kw
     ),
 }
 
@@ -192,7 +184,7 @@ def test_batched_and_pending_asks_never_repeat(nbgraph, label):
 
 def test_a_tiny_space_runs_dry_without_repeating():
     space = nasframe.load_space("nbgraph", op_set="proteins")  # 2,021 architectures
-    searcher = SurrogateBO(space, seed=0, model="xgb", members=2, num_init=5, model_params=SMALL_XGB,
+    searcher = SurrogateBO(space, seed=0, surrogate="xgb", members=2, num_init=5, surrogate_params=SMALL_XGB,
                            candidates=30, random_candidates=5)
     history = run_search(searcher, FakeBench(space), budget=space.size() + 10, seed=0, batch_size=400)
     assert history.error is None and len(set(hashes(history))) == len(history)
@@ -209,7 +201,7 @@ def test_the_model_steers_the_proposals(nbgraph):
         def evaluate(self, archs, fidelity=None, seed=None):
             return [EvalResult(val_accuracy=0.5 + 0.1 * sum(ops[o] for o in a.ops) / len(ops)) for a in archs]
 
-    searcher = BANANAS(nbgraph, seed=0, members=3, num_init=10, predictor_params={"epochs": 30, "layers": 3})
+    searcher = BANANAS(nbgraph, seed=0, members=3, num_init=10, surrogate_params={"epochs": 30, "layers": 3})
     history = run_search(searcher, Learnable(nbgraph), budget=40, seed=0, batch_size=10)
     values = np.array([r["val_accuracy"] for r in history.rows])
     assert values[10:].mean() > values[:10].mean() + 0.02
@@ -219,29 +211,63 @@ def test_arguments_are_checked(nbgraph):
     with pytest.raises(ValueError, match="unknown acquisition 'pi'"):
         BANANAS(nbgraph, acquisition="pi")
     with pytest.raises(ValueError, match="takes no encoding"):
-        SurrogateBO(nbgraph, model="gin", encoding="adjacency")
+        SurrogateBO(nbgraph, surrogate="gin", encoding="adjacency")
     with pytest.raises(ValueError, match="unknown encoding 'path'"):
         BANANAS(nbgraph, encoding="path")
     with pytest.raises(ValueError, match="searcher's `encoding` argument"):
-        BANANAS(nbgraph, predictor_params={"encoding": "links"})
+        BANANAS(nbgraph, surrogate_params={"encoding": "links"})
     with pytest.raises(ValueError, match="unknown mlp hyper-parameters"):
-        BANANAS(nbgraph, predictor_params={"depth": 3})
+        BANANAS(nbgraph, surrogate_params={"depth": 3})
     with pytest.raises(ValueError, match="mutate_top must be an integer >= 1"):
         SurrogateBO(nbgraph, mutate_top=0)
     with pytest.raises(KeyError, match="unknown surrogate family 'svm'"):
-        SurrogateBO(nbgraph, model="svm")
+        SurrogateBO(nbgraph, surrogate="svm")
 
 
 def test_defaults_and_encodings():
     nb101, nbgraph = nasframe.load_space("nb101"), nasframe.load_space("nbgraph")
     bananas = BANANAS(nb101)
-    assert (bananas.name, bananas.predictor, bananas.members, bananas.encoding) == ("bananas", "mlp", 5, "path")
+    assert (bananas.name, bananas.surrogate, bananas.members, bananas.encoding) == ("bananas", "mlp", 5, "path")
     assert (bananas.num_init, bananas.candidates, bananas.mutate_top, bananas.acquisition) == (10, 100, 2, "its")
     assert BANANAS(nbgraph).encoding == "adjacency"  # no path encoding: the space's first
-    assert BANANAS(nbgraph, predictor="xgb", encoding="links").params == {"encoding": "links"}
+    assert BANANAS(nbgraph, surrogate="xgb", encoding="links").surrogate_params == {"encoding": "links"}
     bo = SurrogateBO(nb101)
-    assert (bo.name, bo.model, bo.acquisition, bo.encoding) == ("bo", "xgb", "ei", "path")
-    assert SurrogateBO(nb101, model="gin").encoding is None
+    assert (bo.name, bo.surrogate, bo.acquisition, bo.encoding) == ("bo", "xgb", "ei", "path")
+    assert SurrogateBO(nb101, surrogate="gin").encoding is None
+
+
+def test_one_name_for_the_surrogate_family():
+    """Both presets call the family ``surrogate``; the old per-preset names are gone."""
+    nbgraph = nasframe.load_space("nbgraph")
+    for preset in (BANANAS, SurrogateBO):
+        for old in ("predictor", "model"):
+            with pytest.raises(TypeError, match=old):
+                preset(nbgraph, **{old: "xgb"})
+            with pytest.raises(TypeError, match=f"{old}_params"):
+                preset(nbgraph, **{f"{old}_params": {}})
+
+
+def test_a_new_model_based_searcher_needs_only_propose(nbgraph):
+    """The toolkit's plug-in point: the initial design and refit schedule come from the base class."""
+    from nasframe.searchers import ModelBasedSearcher
+
+    class MutateIncumbent(ModelBasedSearcher):
+        name = "mutate-incumbent"
+
+        def __init__(self, space, *, seed=0):
+            super().__init__(space, seed=seed, num_init=4, fit_every=1)
+            self.proposed_from: list[int] = []
+
+        def _propose(self, n, exclude):
+            self._refit_due()
+            self.proposed_from.append(len(self._fit_rows()))
+            pool = mutation_candidates(self.space, self.rng, [self.best()[0]], 20, exclude, at_least=n)
+            return pool[:n]
+
+    searcher = MutateIncumbent(nbgraph, seed=0)
+    history = run_search(searcher, FakeBench(nbgraph), budget=12, seed=0, batch_size=4)
+    assert history.error is None and len(set(hashes(history))) == 12
+    assert searcher.proposed_from == [4, 8]  # the first batch is the initial design
 
 
 # -- every space -------------------------------------------------------------------
@@ -266,26 +292,15 @@ def test_runs_on_every_space(name, label):
 def test_both_beat_random_search_on_nbgraph_cora(bench):
     """Mean best validation accuracy after 100 queries (rounds of 10) over seeds 0..4.
 
-    Measured with these settings on nbgraph-cora (optimum 0.81933; validation values
-    are the benchmark's noisy repeats), mean over seeds 0..4 / 0..19:
-
-    =================  ===============  ===============  =====================
-    searcher           best val         mean of all 100  median after init
-    =================  ===============  ===============  =====================
-    random             0.8087 / 0.8089  0.7618 / 0.7615  0.7834 / 0.7834
-    BANANAS (small)    0.8108 / 0.8127  0.7799 / 0.7803  0.7936 / 0.7939
-    BO (xgb, EI)       0.8113 / 0.8114  0.7816 / 0.7792  0.7945 / 0.7935
-    =================  ===============  ===============  =====================
-
-    Over the four blocks of 5 seeds in 0..19 both beat random on mean best in
-    every block (smallest gains 0.0018 BANANAS, 0.0012 BO), by at least 0.014 on
-    the mean of everything evaluated and 0.009 on the median after the initial design.
+    The margins asserted sit below the gains measured over seeds 0..19 with these
+    settings (docs/SEARCHERS.md, "How the model-based searchers compare"): the best
+    value alone is noisy, where the model sends the search is the robust signal.
     """
     seeds = range(5)
     runs = {
         "random": lambda s: RandomSearch(bench.space, seed=s),
-        "bananas": lambda s: BANANAS(bench.space, seed=s, members=3, predictor_params={"epochs": 20, "layers": 4}),
-        "bo": lambda s: SurrogateBO(bench.space, seed=s, model="xgb", members=3),
+        "bananas": lambda s: BANANAS(bench.space, seed=s, members=3, surrogate_params={"epochs": 20, "layers": 4}),
+        "bo": lambda s: SurrogateBO(bench.space, seed=s, surrogate="xgb", members=3),
     }
     best, mean, median = {}, {}, {}
     for label, make in runs.items():

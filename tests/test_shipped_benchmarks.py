@@ -11,7 +11,7 @@ import benchmarks
 from benchmarks.catalog import MODELS, SHIPPED
 from tests.conftest import shared_file
 
-#: family and ensemble size of each shipped accuracy model (benchmarks/recipes.py)
+#: family and ensemble size of each shipped accuracy model (benchmarks/shipping.py)
 SHIPPED_MODEL = {"nb101": ("gin", 5), "enas": ("xgb", 10), "nb301": ("xgb", 10)}
 #: plausible validation accuracies of each benchmark's space
 RANGES = {"nb101": (0.5, 0.96), "enas": (0.5, 0.8), "nb301": (0.85, 0.96)}
@@ -43,6 +43,26 @@ def test_shipped_cards_say_where_the_model_comes_from(name):
     assert (card["family"], card["members"]) == SHIPPED_MODEL[name] and "xgboost" in card["versions"]
     size = sum(f.stat().st_size for f in (MODELS / name).rglob("*") if f.is_file())
     assert size < 3 * 2**20  # shipped models stay small
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_cards_name_their_data_by_file_and_checksum_not_a_path(name):
+    cards = [MODELS / name / "benchmark.json", *sorted((MODELS / name).glob("*/card.json"))]
+    for path in cards:
+        card = json.loads(path.read_text())
+        assert "source" not in card, path
+        assert "/" not in card["data"]["file"] and len(card["data"]["sha256"]) == 64, path
+        assert "/work/" not in path.read_text() and "/home/" not in path.read_text(), path
+
+
+@pytest.mark.shared_data
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_cards_checksums_match_the_data_kit(name):
+    from benchmarks.provenance import find_data
+
+    reference = json.loads((MODELS / name / "benchmark.json").read_text())["data"]
+    kit = shared_file("README.md").parent
+    assert find_data(reference, kit).name == reference["file"]
 
 
 @pytest.mark.shared_data

@@ -11,7 +11,8 @@ import torch
 from nasframe.core.registry import load_space
 from search_spaces.nb101.space import NB101Space
 from surrogates import Surrogate, make_surrogate, regression_report
-from surrogates.gnn import GINSurrogate, Graphs, nb301_loss, pairwise_hinge
+from surrogates.gnn import GINSurrogate, nb301_loss, pairwise_hinge
+from surrogates.graph_batch import Graphs
 from tests.test_surrogates_trees import nb101_split, synthetic
 
 SPACE = NB101Space()

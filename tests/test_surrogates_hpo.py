@@ -9,8 +9,9 @@ import optuna
 import pytest
 
 from search_spaces.nb101.space import NB101Space
-from surrogates import families, make_surrogate, tune_surrogate
-from surrogates.hpo import Choice, Float, Int, outside, suggest
+from nasframe.core import SURROGATES
+from surrogates import make_surrogate, tune_surrogate
+from surrogates.dimensions import Choice, Float, Int, outside, suggest
 from tests.test_surrogates_trees import synthetic
 
 SPACE = NB101Space()
@@ -33,7 +34,7 @@ def test_dimensions_contain_and_suggest():
 
 @pytest.mark.parametrize("family", ["xgb", "lgb", "rf", "gin", "gcn"])
 def test_every_family_declares_a_space_of_known_valid_parameters(family):
-    cls = families.factory(family)
+    cls = SURROGATES.factory(family)
     dims = cls.search_space(SPACE)
     assert dims and set(dims) <= set(cls.default_params)
     # the defaults themselves are valid values
@@ -41,14 +42,14 @@ def test_every_family_declares_a_space_of_known_valid_parameters(family):
 
 
 def test_tree_search_space_includes_the_encodings():
-    assert families.factory("xgb").search_space(SPACE)["encoding"] == Choice(SPACE.encodings)
+    assert SURROGATES.factory("xgb").search_space(SPACE)["encoding"] == Choice(SPACE.encodings)
 
 
 @pytest.mark.parametrize("family, fixed", [("xgb", {"n_estimators": 20}), ("gin", {"epochs": 2, "hidden": 16})])
 def test_tune_returns_params_inside_the_declared_space(family, fixed, data):
     cells, y = data
     result = tune_surrogate(family, SPACE, cells, y, n_trials=3, seed=0, fixed=fixed)
-    cls = families.factory(family)
+    cls = SURROGATES.factory(family)
     assert len(result.study.trials) == 3 and result.family == family and result.metric == "kendall_tau"
     assert (result.n_train, result.n_valid) == (120, 30)
     assert set(result.best_params) == set(cls.default_params)

@@ -11,7 +11,7 @@ import torch
 from nasframe.core.registry import load_space
 from search_spaces.nb101.space import NB101Space
 from surrogates import regression_report
-from surrogates.hpo import outside
+from surrogates.dimensions import outside
 from surrogates.mlp import MLPSurrogate
 from tests.test_surrogates_trees import synthetic
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import surrogates
-from nasframe.core.registry import load_space
+from nasframe.core.registry import SURROGATES, load_space
 from search_spaces.nb101 import NB101Cell
 from search_spaces.nb101.space import NB101Space
 from surrogates import Surrogate, make_surrogate, regression_report
@@ -143,7 +143,7 @@ def test_trees_do_not_import_torch():
         "assert 'torch' not in sys.modules, 'torch imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
-    assert set(TREES) | {"gin", "gcn"} <= set(surrogates.families.names())
+    assert set(TREES) | {"gin", "gcn"} <= set(SURROGATES.names())
 
 
 @pytest.mark.shared_data

@@ -118,8 +118,8 @@ def test_drives_a_predictor_searcher():
     from nasframe.searchers import BANANAS
     from tests.test_searchers_model_based import fake_results
 
-    searcher = BANANAS(SPACE, seed=0, predictor="vsgae-mlp", members=2, num_init=4, candidates=20,
-                       predictor_params=QUICK)
+    searcher = BANANAS(SPACE, seed=0, surrogate="vsgae-mlp", members=2, num_init=4, candidates=20,
+                       surrogate_params=QUICK)
     for _ in range(3):
         archs = searcher.ask(3)
         searcher.tell(archs, fake_results(SPACE, archs))

@@ -2,8 +2,9 @@
 :class:`~benchmarks.base.ResultSet`.
 
 * :mod:`benchmarks.loaders.tfrecord`: TFRecord framing without TensorFlow.
-* :mod:`benchmarks.loaders.nb101`: NAS-Bench-101's official TFRecord files and
-  JSON tables of its results.
+* :mod:`benchmarks.loaders.nb101_tfrecord`: NAS-Bench-101's official TFRecord files.
+* :mod:`benchmarks.loaders.nb101_json`: JSON tables of NAS-Bench-101 results.
+* :mod:`benchmarks.loaders.nb101`: what the two NB101 formats share.
 * :mod:`benchmarks.loaders.nb301`: NAS-Bench-301's directory (or tarball) of
   result JSONs, also in Accel-NASBench's variant of that layout.
 * :mod:`benchmarks.loaders.dvae`: the D-VAE ENAS text file.
@@ -23,10 +24,10 @@ from typing import Any
 _EXPORTS = {
     "NB101_EPOCHS": "nb101",
     "NB101FormatError": "nb101",
-    "load_nb101_json": "nb101",
-    "load_nb101_tfrecord": "nb101",
-    "model_metrics_types": "nb101",
-    "write_nb101_tfrecord": "nb101",
+    "load_nb101_json": "nb101_json",
+    "load_nb101_tfrecord": "nb101_tfrecord",
+    "model_metrics_types": "nb101_tfrecord",
+    "write_nb101_tfrecord": "nb101_tfrecord",
     "TFRecordError": "tfrecord",
     "masked_crc32c": "tfrecord",
     "read_records": "tfrecord",

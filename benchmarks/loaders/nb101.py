@@ -1,77 +1,31 @@
-"""NAS-Bench-101 results from the official TFRecord files and from JSON tables.
+"""NAS-Bench-101 results: what its two file formats share.
 
-**Official files** (``nasbench_full.tfrecord``, ``nasbench_only108.tfrecord``):
-one TFRecord per training run, whose data is the JSON list
-``[module_hash, epochs, raw_adjacency, raw_operations, raw_metrics]``:
-
-* ``raw_adjacency``: the flattened square 0/1 matrix as a digit string;
-* ``raw_operations``: comma-separated op names, ``input`` first, ``output`` last;
-* ``raw_metrics``: base64 of a serialized ``nasbench.ModelMetrics`` protobuf
-  (``nasbench/lib/model_metrics.proto``, proto2)::
-
-      message ModelMetrics {
-        repeated EvaluationData evaluation_data = 1;
-        optional int32 trainable_parameters = 2;
-        optional double total_time = 3;
-      }
-      message EvaluationData {
-        optional double current_epoch = 1;   optional double training_time = 2;
-        optional double train_accuracy = 3;   optional double validation_accuracy = 4;
-        optional double test_accuracy = 5;    optional string checkpoint_path = 6;
-      }
-
-  ``trainable_parameters`` is an ``int32`` (varint on the wire), not a double.
-  ``evaluation_data`` holds the evaluations at initialisation, halfway and at
-  the end of training; the official API reads the end-of-training one as
-  ``evaluation_data[2]``, here it is ``evaluation_data[-1]`` (the same entry in
-  the official files, and the right one for files with fewer entries).
-
-Each (hash, epochs) pair appears once per training run (3 in the official
-data); runs are numbered ``repeat`` 0, 1, 2... in file order.
-
-The two message types are built at run time from a ``FileDescriptorProto`` in
-a private descriptor pool rather than shipped as a generated ``_pb2`` module:
-generated modules are tied to the protobuf version that generated them (newer
-runtimes refuse or warn about old gencode), while a descriptor built at run
-time works with whatever protobuf is installed, and the private pool cannot
-clash with the official ``nasbench`` package if a user has it imported too.
-
-**JSON tables** (the ``nb101_*.json`` files of the shared data): see
-:func:`load_nb101_json`.
+The official TFRecord files (:mod:`benchmarks.loaders.nb101_tfrecord`) and the
+JSON tables of the shared data (:mod:`benchmarks.loaders.nb101_json`) both
+become one :class:`~benchmarks.base.ResultSet` of NB101 cells, and both refuse
+a record whose stored hash is not its spec's official hash. The budgets, the
+error type and those two steps live here so that the formats cannot drift
+apart.
 """
 
 from __future__ import annotations
 
-import base64
-import json
-import math
-import os
 import re
 from array import array
-from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-from benchmarks.base import METRICS, ResultSet
-from benchmarks.loaders.tfrecord import read_records, write_records
-from nasframe.core import InvalidArchitecture
+from benchmarks.base import METRICS
 from search_spaces.nb101.cell import NB101Cell
 from search_spaces.nb101.space import NB101Space
 
-if TYPE_CHECKING:
-    from search_spaces.nb101.enumeration import NB101Index
-
 #: the training budgets of NAS-Bench-101
 NB101_EPOCHS = (4, 12, 36, 108)
-#: the fidelity whose training time ``final_training_time`` of the JSON tables is
-JSON_TIME_EPOCHS = 108
-
-_EVALUATION_FIELDS = ("current_epoch", "training_time", "train_accuracy", "validation_accuracy", "test_accuracy")
-_HASH = re.compile(r"[0-9a-f]{32}")
-_ACCURACY_FIELD = re.compile(r"(\d+)_final_validation_accuracy")
+#: how an official NB101 hash looks (32 hex digits of an md5): both formats check it
+OFFICIAL_HASH = re.compile(r"[0-9a-f]{32}")
 
 
 class NB101FormatError(ValueError):
@@ -82,80 +36,29 @@ class NB101FormatError(ValueError):
     """
 
 
-# -- the ModelMetrics protobuf ---------------------------------------------------------
+def result_table(hashes: np.ndarray, epochs: np.ndarray, columns: Mapping[str, np.ndarray | array]) -> pd.DataFrame:
+    """The long result table of :class:`~benchmarks.base.ResultSet` from per-row columns.
 
-
-@lru_cache(maxsize=None)
-def model_metrics_types() -> tuple[type, type]:
-    """``(ModelMetrics, EvaluationData)`` message classes of ``model_metrics.proto``."""
-    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
-
-    field = descriptor_pb2.FieldDescriptorProto
-    proto = descriptor_pb2.FileDescriptorProto(
-        name="nasbench/lib/model_metrics.proto", package="nasbench", syntax="proto2"
-    )
-    metrics = proto.message_type.add(name="ModelMetrics")
-    metrics.field.add(
-        name="evaluation_data", number=1, label=field.LABEL_REPEATED,
-        type=field.TYPE_MESSAGE, type_name=".nasbench.EvaluationData",
-    )
-    metrics.field.add(name="trainable_parameters", number=2, label=field.LABEL_OPTIONAL, type=field.TYPE_INT32)
-    metrics.field.add(name="total_time", number=3, label=field.LABEL_OPTIONAL, type=field.TYPE_DOUBLE)
-    evaluation = proto.message_type.add(name="EvaluationData")
-    for number, name in enumerate(_EVALUATION_FIELDS, start=1):
-        evaluation.field.add(name=name, number=number, label=field.LABEL_OPTIONAL, type=field.TYPE_DOUBLE)
-    evaluation.field.add(name="checkpoint_path", number=6, label=field.LABEL_OPTIONAL, type=field.TYPE_STRING)
-    pool = descriptor_pool.DescriptorPool()
-    pool.Add(proto)
-    return (
-        message_factory.GetMessageClass(pool.FindMessageTypeByName("nasbench.ModelMetrics")),
-        message_factory.GetMessageClass(pool.FindMessageTypeByName("nasbench.EvaluationData")),
-    )
-
-
-# -- shared helpers -------------------------------------------------------------------------
-
-
-def _check_accuracy(value: float, what: str) -> None:
-    if not 0.0 <= value <= 1.0:  # False for NaN too
-        raise ValueError(f"{what} {value!r} is not a fraction in [0, 1]")
-
-
-def _repeats(keys: pd.DataFrame) -> np.ndarray:
-    """0, 1, 2... per (hash, epochs) pair, in row order."""
-    return keys.groupby(list(keys.columns), sort=False).cumcount().to_numpy(np.int64)
-
-
-def _table(hashes: np.ndarray, epochs: np.ndarray, columns: Mapping[str, np.ndarray]) -> pd.DataFrame:
+    Runs of one (hash, epochs) pair are numbered ``repeat`` 0, 1, 2... in row
+    order. A column may be a compact ``array("d")``: it is read without a copy.
+    """
     table = pd.DataFrame({"hash": hashes, "epochs": epochs.astype(np.int64)})
-    table["repeat"] = _repeats(table[["hash", "epochs"]])
+    table["repeat"] = table.groupby(["hash", "epochs"], sort=False).cumcount().to_numpy(np.int64)
     for metric in METRICS:
         column = columns[metric]
         table[metric] = np.frombuffer(column, dtype=np.float64) if isinstance(column, array) else column
     return table
 
 
-# -- the official TFRecord files -------------------------------------------------------------
-
-
-def _parse_adjacency(raw: str) -> tuple[tuple[int, ...], ...]:
-    n = math.isqrt(len(raw))
-    if n * n != len(raw) or n == 0:
-        raise ValueError(f"adjacency string of length {len(raw)} is not a flattened square matrix")
-    if raw.strip("01"):
-        raise ValueError(f"adjacency string {raw!r} holds characters other than 0 and 1")
-    digits = [int(c) for c in raw]
-    return tuple(tuple(digits[i * n : (i + 1) * n]) for i in range(n))
-
-
-def _spec_cell(raw_adjacency: str, raw_operations: str) -> NB101Cell:
-    return NB101Cell(_parse_adjacency(raw_adjacency), tuple(raw_operations.split(",")))
-
-
-def _check_hashes(
+def check_spec_hashes(
     path: Path, stored: Sequence[str], cells: Sequence[NB101Cell], records: Sequence[int], what: str
 ) -> None:
-    """Raise naming the first record whose stored hash is not its spec's official hash."""
+    """Raise naming the first record whose stored hash is not its spec's official hash.
+
+    A mismatch means the spec or the hash was damaged, or the file uses another
+    hashing; either way every result of that record would be filed under the
+    wrong architecture, so the file is refused rather than read.
+    """
     computed = NB101Space().canonical_hashes(cells)
     wrong = [i for i, (s, c) in enumerate(zip(stored, computed)) if s != c]
     if wrong:
@@ -166,388 +69,4 @@ def _check_hashes(
         )
 
 
-def load_nb101_tfrecord(
-    path: str | os.PathLike, *, verify_hash: bool = True, verify_crc: bool = True
-) -> ResultSet:
-    """Every training run of an official NAS-Bench-101 TFRecord file, as a :class:`ResultSet`.
-
-    One table row per record: ``val_accuracy``/``test_accuracy`` and
-    ``train_time`` (training time in seconds, evaluation excluded) from the
-    last ``evaluation_data`` entry, ``params`` from ``trainable_parameters``;
-    an optional field the record leaves unset reads as NaN, except the
-    validation accuracy, which every record must have.
-
-    ``verify_hash`` recomputes the official hash of every distinct spec (one
-    vectorised pass) and refuses a file whose stored hash differs;
-    ``verify_crc`` checks the TFRecord checksums. Errors are
-    :class:`NB101FormatError` (or :class:`~benchmarks.loaders.tfrecord.TFRecordError`
-    for broken framing), naming the file and the record.
-    """
-    path = Path(path)
-    model_metrics, _ = model_metrics_types()
-    from google.protobuf.message import DecodeError
-
-    nan = math.nan
-    spec_ids: dict[tuple[str, str, str], int] = {}
-    spec_first: list[int] = []  # first record of each distinct spec
-    hash_ids: dict[str, int] = {}
-    # compact columns: ~5M runs in the full file would take ~1 GB as lists of Python objects
-    row_hash, row_epochs = array("q"), array("q")
-    val, test, train_time, params = array("d"), array("d"), array("d"), array("d")
-    number = -1
-    for number, data in enumerate(read_records(path, verify=verify_crc)):
-        try:
-            row = json.loads(data)
-            if type(row) is not list or len(row) != 5:
-                raise ValueError(
-                    "data is not the JSON list [module_hash, epochs, raw_adjacency, "
-                    "raw_operations, raw_metrics]"
-                )
-            module_hash, epochs, raw_adjacency, raw_operations, raw_metrics = row
-            if not (isinstance(module_hash, str) and _HASH.fullmatch(module_hash)):
-                raise ValueError(f"module_hash {module_hash!r} is not a 32-digit hex MD5")
-            if type(epochs) is not int or epochs <= 0:
-                raise ValueError(f"epochs {epochs!r} is not a positive integer")
-            if not (isinstance(raw_adjacency, str) and isinstance(raw_operations, str)):
-                raise ValueError("raw_adjacency and raw_operations must be strings")
-            if not isinstance(raw_metrics, str):
-                raise ValueError("raw_metrics must be a base64 string")
-            metrics = model_metrics.FromString(base64.b64decode(raw_metrics, validate=True))
-            evaluations = metrics.evaluation_data
-            if not evaluations:
-                raise ValueError("raw_metrics has no evaluation_data")
-            final = evaluations[-1]
-            if not final.HasField("validation_accuracy"):
-                raise ValueError("the final evaluation_data entry has no validation_accuracy")
-            _check_accuracy(final.validation_accuracy, "validation_accuracy")
-            if final.HasField("test_accuracy"):
-                _check_accuracy(final.test_accuracy, "test_accuracy")
-        except (ValueError, DecodeError) as exc:  # JSONDecodeError and binascii.Error are ValueErrors
-            raise NB101FormatError(f"{path}: record {number}: {exc}") from exc
-
-        spec = (module_hash, raw_adjacency, raw_operations)
-        if spec not in spec_ids:
-            spec_ids[spec] = len(spec_first)
-            spec_first.append(number)
-            hash_ids.setdefault(module_hash, len(hash_ids))
-        row_hash.append(hash_ids[module_hash])
-        row_epochs.append(epochs)
-        val.append(final.validation_accuracy)
-        test.append(final.test_accuracy if final.HasField("test_accuracy") else nan)
-        train_time.append(final.training_time if final.HasField("training_time") else nan)
-        params.append(metrics.trainable_parameters if metrics.HasField("trainable_parameters") else nan)
-
-    cells = []
-    for (module_hash, raw_adjacency, raw_operations), first in zip(spec_ids, spec_first):
-        try:
-            cells.append(_spec_cell(raw_adjacency, raw_operations))
-        except (ValueError, InvalidArchitecture) as exc:
-            raise NB101FormatError(f"{path}: record {first}: bad spec: {exc}") from exc
-    stored = [module_hash for module_hash, _, _ in spec_ids]
-    if verify_hash:
-        _check_hashes(path, stored, cells, spec_first, "distinct spec(s)")
-    else:
-        for cell, module_hash in zip(cells, stored):
-            cell.__dict__["_hash"] = module_hash  # trusted, fills the cached_property
-    archs: dict[str, Any] = {}
-    for cell, module_hash in zip(cells, stored):
-        archs.setdefault(module_hash, cell)
-
-    hash_names = np.array(list(hash_ids), dtype=object)
-    table = _table(
-        hash_names[np.frombuffer(row_hash, dtype=np.int64)],
-        np.frombuffer(row_epochs, dtype=np.int64),
-        {"val_accuracy": val, "test_accuracy": test, "train_time": train_time, "params": params},
-    )
-    return ResultSet(
-        space=NB101Space(),
-        archs=archs,
-        table=table,
-        source=str(path),
-        notes={
-            "format": "nb101-tfrecord",
-            "records": number + 1,
-            "hash_verified": verify_hash,
-            "metrics": "end of training: the last evaluation_data entry of each run",
-        },
-    )
-
-
-def _present(value: Any) -> bool:
-    return value is not None and not (isinstance(value, float) and math.isnan(value))
-
-
-def _encode_run(row: Mapping[str, Any], space: NB101Space, model_metrics: type) -> bytes:
-    cell = space.validate(row["cell"])
-    epochs = row["epochs"]
-    if isinstance(epochs, (float, np.floating)) and float(epochs).is_integer():
-        epochs = int(epochs)
-    if not isinstance(epochs, (int, np.integer)) or epochs <= 0:
-        raise ValueError(f"epochs {epochs!r} is not a positive integer")
-    module_hash = row.get("hash") or cell.canonical_key()
-    metrics = model_metrics()
-    if "evaluations" in row:
-        for evaluation in row["evaluations"]:
-            unknown = set(evaluation) - {*_EVALUATION_FIELDS, "checkpoint_path"}
-            if unknown:
-                raise ValueError(f"unknown EvaluationData fields {sorted(unknown)}")
-            metrics.evaluation_data.add(**{k: v for k, v in evaluation.items() if _present(v)})
-    else:
-        final = {
-            "current_epoch": float(epochs),
-            "training_time": row.get("train_time"),
-            "train_accuracy": row.get("train_accuracy"),
-            "validation_accuracy": row["val_accuracy"],
-            "test_accuracy": row.get("test_accuracy"),
-        }
-        metrics.evaluation_data.add(**{k: float(v) for k, v in final.items() if _present(v)})
-    if _present(row.get("params")):
-        params = float(row["params"])
-        if not params.is_integer():
-            raise ValueError(f"params {row['params']!r} is not an integer")
-        metrics.trainable_parameters = int(params)
-    if _present(row.get("total_time")):
-        metrics.total_time = float(row["total_time"])
-    raw_adjacency = "".join(str(x) for line in cell.matrix for x in line)
-    raw_metrics = base64.b64encode(metrics.SerializeToString()).decode("ascii")
-    payload = [str(module_hash), int(epochs), raw_adjacency, ",".join(cell.ops), raw_metrics]
-    return json.dumps(payload).encode("utf-8")
-
-
-def _result_set_rows(results: ResultSet) -> Iterator[dict[str, Any]]:
-    for row in results.table[["hash", "epochs", *METRICS]].itertuples(index=False):
-        yield {"cell": results.archs[row.hash], **row._asdict()}
-
-
-def write_nb101_tfrecord(path: str | os.PathLike, rows: Iterable[Mapping[str, Any]] | ResultSet) -> int:
-    """Write training runs in the official NAS-Bench-101 TFRecord layout; return the count.
-
-    ``rows`` is a :class:`ResultSet` (every table row is exported) or mappings with
-
-    * ``cell``: an :class:`NB101Cell` or any spec ``NB101Space.validate`` takes
-      (written pruned, as the official files hold them);
-    * ``epochs``;
-    * ``val_accuracy`` and, optionally, ``test_accuracy``, ``train_accuracy``,
-      ``train_time``: one final ``EvaluationData`` entry is written from them;
-      or instead ``evaluations``: the whole ``evaluation_data`` list as dicts
-      of ``EvaluationData`` fields (the official files hold three: at
-      initialisation, halfway and at the end; the official ``nasbench`` API
-      needs all three, :func:`load_nb101_tfrecord` reads the last);
-    * optionally ``params`` (``trainable_parameters``) and ``total_time``;
-    * optionally ``hash``, written verbatim instead of the cell's official hash.
-
-    Missing or NaN optional values are left unset, so they read back as NaN.
-    Values are written as given; :func:`load_nb101_tfrecord` validates them.
-    Repeats are implied by order: the n-th row of a (hash, epochs) pair is
-    read back as repeat n. The file is written atomically.
-    """
-    model_metrics, _ = model_metrics_types()
-    space = NB101Space()
-    source = _result_set_rows(rows) if isinstance(rows, ResultSet) else rows
-
-    def encoded() -> Iterator[bytes]:
-        for number, row in enumerate(source):
-            try:
-                yield _encode_run(row, space, model_metrics)
-            except KeyError as exc:
-                raise NB101FormatError(f"{path}: row {number}: missing field {exc.args[0]!r}") from exc
-            except (TypeError, ValueError) as exc:  # InvalidArchitecture is a ValueError
-                raise NB101FormatError(f"{path}: row {number}: {exc}") from exc
-
-    return write_records(path, encoded())
-
-
-# -- the JSON tables ----------------------------------------------------------------------------
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        with open(path, "rb") as handle:
-            return json.load(handle)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise NB101FormatError(f"{path}: not valid JSON, truncated or corrupt ({exc})") from exc
-
-
-def _fields(path: Path, keys: Iterable[str]) -> tuple[list[int], list[str]]:
-    """The fidelities and the required fields of a JSON table with these keys."""
-    keys = set(keys)
-    epochs = sorted(int(m.group(1)) for k in keys if (m := _ACCURACY_FIELD.fullmatch(k)))
-    if not epochs:
-        raise NB101FormatError(
-            f"{path}: no '<epochs>_final_validation_accuracy' field "
-            f"(expected for epochs in {', '.join(map(str, NB101_EPOCHS))})"
-        )
-    unknown = [e for e in epochs if e not in NB101_EPOCHS]
-    if unknown:
-        raise NB101FormatError(
-            f"{path}: field '{unknown[0]}_final_validation_accuracy' names no NAS-Bench-101 "
-            f"budget (epochs are {', '.join(map(str, NB101_EPOCHS))})"
-        )
-    required = ["key", *(f"{e}_final_validation_accuracy" for e in epochs)]
-    required += ["final_training_time", "trainable_parameters"]
-    if keys & {"adjacency", "operations"}:
-        required += ["adjacency", "operations"]
-    return epochs, required
-
-
-def _columns(path: Path, data: Any) -> tuple[dict[str, list], list[int], str]:
-    """Column lists of a dict-of-lists or list-of-dicts table, every required field checked."""
-    if isinstance(data, dict):
-        epochs, required = _fields(path, data)
-        for name in required:
-            if name not in data:
-                raise NB101FormatError(f"{path}: field {name!r} is missing (from every record)")
-            if not isinstance(data[name], list):
-                raise NB101FormatError(
-                    f"{path}: field {name!r} is a {type(data[name]).__name__}, a column-oriented "
-                    "table needs one list per field"
-                )
-        lengths = {name: len(data[name]) for name in required}
-        if len(set(lengths.values())) > 1:
-            raise NB101FormatError(f"{path}: columns differ in length: {lengths}")
-        columns, layout = {name: data[name] for name in required}, "columns"
-    elif isinstance(data, list):
-        for number, record in enumerate(data):
-            if not isinstance(record, dict):
-                raise NB101FormatError(f"{path}: record {number} is a {type(record).__name__}, not an object")
-        epochs, required = _fields(path, {k for record in data for k in record})
-        columns = {}
-        for name in required:
-            for number, record in enumerate(data):
-                if name not in record:
-                    raise NB101FormatError(f"{path}: record {number}: field {name!r} is missing")
-            columns[name] = [record[name] for record in data]
-        layout = "records"
-    else:
-        raise NB101FormatError(
-            f"{path}: top level is a {type(data).__name__}; expected an object of columns "
-            "(field -> list) or a list of record objects"
-        )
-    for name, column in columns.items():
-        for number, value in enumerate(column):
-            if value is None or (isinstance(value, float) and math.isnan(value)):
-                raise NB101FormatError(f"{path}: record {number}: field {name!r} is missing (null or NaN)")
-    return columns, epochs, layout
-
-
-def _numbers(path: Path, columns: dict[str, list], name: str) -> np.ndarray:
-    column = columns[name]
-    for number, value in enumerate(column):
-        if type(value) not in (int, float):
-            raise NB101FormatError(
-                f"{path}: record {number}: field {name!r} is {value!r}, not a number"
-            )
-    return np.asarray(column, dtype=np.float64)
-
-
-def _check_values(path: Path, columns: dict[str, list], name: str, ok: np.ndarray, rule: str) -> None:
-    bad = np.flatnonzero(~ok)
-    if len(bad):
-        raise NB101FormatError(
-            f"{path}: record {bad[0]}: field {name!r} is {columns[name][bad[0]]!r}, {rule} "
-            f"({len(bad)} record(s) fail this)"
-        )
-
-
-def load_nb101_json(path: str | os.PathLike, *, index: "NB101Index | None" = None) -> ResultSet:
-    """NAS-Bench-101 results from a JSON table (``nb101_1k_with_specs.json`` and the like).
-
-    The table is column-oriented (an object of equally long lists) or a list
-    of record objects, with the fields ``key`` (official hash),
-    ``<E>_final_validation_accuracy`` for some of the budgets E = 4, 12, 36,
-    108, ``final_training_time`` (seconds, 108 epochs), ``trainable_parameters``
-    and, optionally, the spec as ``adjacency`` (square 0/1 matrix) and
-    ``operations`` (codes -1 input, -2 output, -3 padding, 0 conv3x3, 1 conv1x1,
-    2 maxpool; padding vertices are dropped).
-
-    Rows: one per record and budget; ``test_accuracy`` is NaN (the tables do
-    not have it); ``train_time`` is ``final_training_time`` at 108 epochs and
-    NaN at the other budgets, since the tables only time the 108-epoch run
-    and NAS-Bench-101 times are not proportional to epochs (each budget is a
-    separate run with its own cosine schedule and evaluation overhead);
-    ``params`` is ``trainable_parameters`` at every budget (a property of the
-    network, not of the run). A key that appears twice is a second repeat.
-
-    A table with specs has every spec's official hash checked against its
-    key. A table without them gets its cells from the enumeration index
-    (``index``, by default :func:`~search_spaces.nb101.enumeration.load_index`,
-    which builds it once, ~10 s). Every failure is an :class:`NB101FormatError`
-    naming the file and, where one is to blame, the record and the field.
-    """
-    path = Path(path)
-    columns, epochs, layout = _columns(path, _read_json(path))
-    keys = columns["key"]
-    for number, key in enumerate(keys):
-        if not (isinstance(key, str) and _HASH.fullmatch(key)):
-            raise NB101FormatError(f"{path}: record {number}: field 'key' is {key!r}, not a 32-digit hex MD5")
-    accuracies = []
-    for e in epochs:
-        name = f"{e}_final_validation_accuracy"
-        values = _numbers(path, columns, name)
-        _check_values(path, columns, name, (values >= 0.0) & (values <= 1.0), "not a fraction in [0, 1]")
-        accuracies.append(values)
-    times = _numbers(path, columns, "final_training_time")
-    _check_values(path, columns, "final_training_time", np.isfinite(times) & (times >= 0), "not a duration")
-    params = _numbers(path, columns, "trainable_parameters")
-    _check_values(
-        path, columns, "trainable_parameters",
-        np.isfinite(params) & (params > 0) & (params == np.round(params)), "not a positive integer",
-    )
-
-    if "adjacency" in columns:
-        cells = []
-        for number, (adjacency, operations) in enumerate(zip(columns["adjacency"], columns["operations"])):
-            try:
-                cells.append(NB101Cell.from_codes(adjacency, operations))
-            except (TypeError, ValueError) as exc:  # InvalidArchitecture is a ValueError
-                raise NB101FormatError(f"{path}: record {number}: bad spec: {exc}") from exc
-        _check_hashes(path, keys, cells, range(len(cells)), "record(s)")
-        spec_source = "file"
-    else:
-        if index is None:
-            from search_spaces.nb101.enumeration import load_index
-
-            index = load_index()
-        wanted = np.asarray(keys, dtype=index.hashes.dtype)
-        rows = np.searchsorted(index.hashes, wanted)
-        found = (rows < len(index)) & (index.hashes[np.minimum(rows, len(index) - 1)] == wanted)
-        if not found.all():
-            number = int(np.flatnonzero(~found)[0])
-            raise NB101FormatError(
-                f"{path}: record {number}: key {keys[number]} is the hash of no NAS-Bench-101 cell "
-                f"({int((~found).sum())} unknown key(s))"
-            )
-        cells = index.cells(rows)
-        spec_source = "enumeration index"
-    archs: dict[str, Any] = {}
-    for key, cell in zip(keys, cells):
-        archs.setdefault(key, cell)
-
-    count, width = len(keys), len(epochs)
-    epochs_column = np.tile(np.asarray(epochs, dtype=np.int64), count)
-    train_time = np.full((count, width), np.nan)
-    if JSON_TIME_EPOCHS in epochs:
-        train_time[:, epochs.index(JSON_TIME_EPOCHS)] = times
-    table = _table(
-        np.repeat(np.asarray(keys, dtype=object), width),
-        epochs_column,
-        {
-            "val_accuracy": np.stack(accuracies, axis=1).reshape(-1),
-            "test_accuracy": np.full(count * width, np.nan),
-            "train_time": train_time.reshape(-1),
-            "params": np.repeat(params, width),
-        },
-    )
-    return ResultSet(
-        space=NB101Space(),
-        archs=archs,
-        table=table,
-        source=str(path),
-        notes={
-            "format": "nb101-json",
-            "layout": layout,
-            "specs": spec_source,
-            "test_accuracy": "not in the file (NaN)",
-            "train_time": f"final_training_time, known only at {JSON_TIME_EPOCHS} epochs (NaN otherwise)",
-        },
-    )
+__all__ = ["NB101_EPOCHS", "NB101FormatError", "OFFICIAL_HASH", "check_spec_hashes", "result_table"]

@@ -259,6 +259,56 @@ def _tar_members(path: Path, pattern: str) -> Iterator[tuple[str, bytes]]:
         raise ResultFormatError(f"{path}: truncated or corrupt archive {where()} ({exc})") from None
 
 
+def _read_record(context: str, raw: bytes) -> Mapping[str, Any]:
+    """One member's JSON object."""
+    try:
+        record = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ResultFormatError(f"{context}: malformed JSON ({exc})") from None
+    if not isinstance(record, Mapping):
+        raise ResultFormatError(f"{context}: a result record is a JSON object, found {type(record).__name__}")
+    return record
+
+
+def _layout_of(record: Mapping[str, Any], context: str, layout: str, chosen: str) -> str:
+    """The layout of ``record``: detected while ``chosen`` is still "auto", then every record must agree.
+
+    One folder mixing layouts is refused: its rows would mean different things
+    under the same columns.
+    """
+    detected = detect_layout(record)
+    if chosen == "auto":
+        if detected is None:
+            raise ResultFormatError(
+                f"{context}: unknown result layout (top-level keys {sorted(record)}); "
+                f"pass layout= ({', '.join(LAYOUTS)}) or parse="
+            )
+        return detected
+    if layout == "auto" and detected != chosen:
+        raise ResultFormatError(
+            f"{context}: layout {detected or 'unknown'} differs from the {chosen} layout of earlier files"
+        )
+    return chosen
+
+
+def _parse(
+    parser: Parser, record: Mapping[str, Any], space: SearchSpace, context: str
+) -> tuple[ParsedResult, Architecture]:
+    """The parser's result and its validated architecture; any failure names the member."""
+    try:
+        result = parser(record)
+        if not isinstance(result, ParsedResult):
+            raise TypeError(f"parser returned {type(result).__name__}, not ParsedResult")
+        arch = space.validate(result.arch)
+    except InvalidArchitecture as exc:
+        raise ResultFormatError(f"{context}: {exc}") from None
+    except KeyError as exc:
+        raise ResultFormatError(f"{context}: missing field {exc}") from None
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise ResultFormatError(f"{context}: bad field ({exc})") from None
+    return result, arch
+
+
 def load_result_jsons(
     path: str | Path,
     space: SearchSpace | None = None,
@@ -293,43 +343,14 @@ def load_result_jsons(
     rows: list[dict[str, Any]] = []
     for name, raw in members:
         context = f"{where}: member {name}"
-        try:
-            record = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ResultFormatError(f"{context}: malformed JSON ({exc})") from None
-        if not isinstance(record, Mapping):
-            raise ResultFormatError(
-                f"{context}: a result record is a JSON object, found {type(record).__name__}"
-            )
+        record = _read_record(context, raw)
         parser = parse
         if parser is None:
-            detected = detect_layout(record)
-            if chosen == "auto":
-                if detected is None:
-                    raise ResultFormatError(
-                        f"{context}: unknown result layout (top-level keys {sorted(record)}); "
-                        f"pass layout= ({', '.join(LAYOUTS)}) or parse="
-                    )
-                chosen = detected
-            elif layout == "auto" and detected != chosen:
-                raise ResultFormatError(
-                    f"{context}: layout {detected or 'unknown'} differs from the {chosen} layout "
-                    "of earlier files"
-                )
+            chosen = _layout_of(record, context, layout, chosen)
             parser = PARSERS[chosen]
             if space is None:
                 space = default_space(chosen)
-        try:
-            result = parser(record)
-            if not isinstance(result, ParsedResult):
-                raise TypeError(f"parser returned {type(result).__name__}, not ParsedResult")
-            arch = space.validate(result.arch)
-        except InvalidArchitecture as exc:
-            raise ResultFormatError(f"{context}: {exc}") from None
-        except KeyError as exc:
-            raise ResultFormatError(f"{context}: missing field {exc}") from None
-        except (TypeError, ValueError, AttributeError) as exc:
-            raise ResultFormatError(f"{context}: bad field ({exc})") from None
+        result, arch = _parse(parser, record, space, context)
         digest = space.canonical_hash(arch)
         archs.setdefault(digest, arch)
         rows.append(

@@ -126,8 +126,8 @@ def load_nbgraph(dataset: str) -> ResultSet:
     columns ``val_accuracy`` (``valid_perf``), ``test_accuracy`` (``perf``),
     ``train_time`` (NaN), ``params`` (``round(para * 1e6)``) and ``latency``
     (seconds). The space is ``NBGraphSpace()``, or ``NBGraphSpace("proteins")``
-    for proteins. Takes ~0.1 s once the space's enumeration is cached
-    (~0.5 s, once per process).
+    for proteins. The space's enumeration is built once per process and
+    cached; later tables reuse it (timings in ``docs/PERFORMANCE.md``).
     """
     info = get_dataset(dataset)
     path = table_path(dataset)

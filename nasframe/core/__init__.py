@@ -2,24 +2,25 @@
 
 from nasframe.core.architecture import Architecture, InvalidArchitecture
 from nasframe.core.protocols import Evaluator, Surrogate
-from nasframe.core.registry import Registry, benchmarks, load_space, searchers, spaces, tasks
+from nasframe.core.registry import BENCHMARKS, SEARCHERS, SPACES, SURROGATES, TASKS, Registry, load_space
 from nasframe.core.results import EvalResult, Fidelity
 from nasframe.core.searcher import Searcher
 from nasframe.core.space import SearchSpace
 
 __all__ = [
     "Architecture",
+    "BENCHMARKS",
     "EvalResult",
     "Evaluator",
     "Fidelity",
     "InvalidArchitecture",
     "Registry",
+    "SEARCHERS",
+    "SPACES",
+    "SURROGATES",
     "SearchSpace",
     "Searcher",
     "Surrogate",
-    "benchmarks",
+    "TASKS",
     "load_space",
-    "searchers",
-    "spaces",
-    "tasks",
 ]

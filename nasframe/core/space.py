@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Container, Generic, Sequence, T
 import numpy as np
 
 from nasframe.core.architecture import Architecture, InvalidArchitecture
+from nasframe.core.dag import DAG, dags_to_batch
 
 if TYPE_CHECKING:  # heavy imports only for type checkers
     import torch
@@ -26,8 +27,12 @@ class SearchSpace(ABC, Generic[A]):
     """Base class of all search spaces.
 
     Plug-in points for a new space: ``sample``, ``mutate``, ``neighbors``,
-    ``validate``, ``encode``, ``to_graph``, ``build_model``, the JSON pair and
-    the categorical view (``decisions``, ``to_choices``, ``from_choices``).
+    ``validate``, ``encode``, ``build_model``, the JSON pair, the categorical
+    view (``decisions``, ``to_choices``, ``from_choices``) and the graph view
+    (``node_types``, ``dag``). Optional: ``from_dag`` (with ``input_type``,
+    ``output_type``, ``max_dag_nodes``) where the graph view can be read back,
+    and ``network_options`` where a training recipe's generic knobs mean
+    something for the space's networks.
 
     The categorical view spells every architecture as a fixed-length list of
     integer choices, one per named decision, which is what generic optimisers
@@ -36,11 +41,23 @@ class SearchSpace(ABC, Generic[A]):
     == a``; a spelling may be invalid (``from_choices`` then raises
     :class:`InvalidArchitecture` naming the rule), and several spellings may
     give the same architecture (isomorphic cells).
+
+    The graph view describes an architecture as a labelled :class:`DAG`, the
+    one thing graph models (GNN surrogates, graph autoencoders) know of a
+    space, so they need no space-specific code: ``dag`` is the view,
+    ``to_graph`` batches it for torch-geometric, and ``from_dag`` inverts it
+    for graph decoders, whose output then turns back into architectures.
     """
 
     name: ClassVar[str]
     #: encoding kinds accepted by :meth:`encode`, the first is the default
     encodings: ClassVar[tuple[str, ...]]
+    #: names of the graph view's node types; a :class:`DAG`'s ``node_types`` index into it
+    node_types: ClassVar[tuple[str, ...]]
+    #: the type of every DAG's first (input) and last (output) node, where all of
+    #: the space's DAGs share them: a graph decoder starts and stops generating on them
+    input_type: ClassVar[int | None] = None
+    output_type: ClassVar[int | None] = None
 
     @abstractmethod
     def sample(self, rng: np.random.Generator, n: int) -> list[A]:
@@ -65,10 +82,6 @@ class SearchSpace(ABC, Generic[A]):
     @abstractmethod
     def encode(self, archs: Sequence[A], kind: str | None = None) -> np.ndarray:
         """Fixed-length float32 feature matrix, one row per architecture."""
-
-    @abstractmethod
-    def to_graph(self, archs: Sequence[A]) -> "Batch":
-        """A torch-geometric batch with one graph per architecture."""
 
     @abstractmethod
     def build_model(self, arch: A, **config: Any) -> "torch.nn.Module":
@@ -120,6 +133,45 @@ class SearchSpace(ABC, Generic[A]):
             checked.append(int(value))
         return checked
 
+    # -- graph view -------------------------------------------------------
+
+    @abstractmethod
+    def dag(self, arch: A) -> DAG:
+        """``arch`` as node types (indices into :attr:`node_types`) and edges, node ids topologically ordered."""
+
+    def to_graph(self, archs: Sequence[A]) -> "Batch":
+        """A torch-geometric batch with one graph per architecture (one-hot node types in ``x``)."""
+        return dags_to_batch([self.dag(a) for a in archs], len(self.node_types))
+
+    def from_dag(self, dag: DAG) -> A:
+        """The architecture whose :meth:`dag` is ``dag``, for spaces whose graph view can be read back.
+
+        Raises :class:`InvalidArchitecture` (naming the rule) when ``dag`` is
+        no architecture of the space: a graph decoder may write anything, so
+        that is an outcome to count, not a bug.
+        """
+        raise NotImplementedError(f"space {self.name!r} cannot read architectures back from DAGs (no from_dag)")
+
+    def max_dag_nodes(self) -> int:
+        """Node count of the space's largest DAG, a graph decoder's step limit (with :meth:`from_dag`)."""
+        raise NotImplementedError(f"space {self.name!r} cannot read architectures back from DAGs (no from_dag)")
+
+    # -- networks ---------------------------------------------------------
+
+    def network_options(self, *, channels: int, layers: int, in_channels: int, num_classes: int) -> dict[str, Any]:
+        """:meth:`build_model` keywords for a training recipe's generic width and depth.
+
+        ``channels`` and ``layers`` are what every recipe sets; each space says
+        what they mean for its networks (stem width, cells per stack, ...), so
+        trainers need not know any space. Raises ``ValueError`` naming the
+        field a space cannot honour; a space without a translation raises
+        ``NotImplementedError``, and is then trained with its own
+        ``build_model`` keywords only.
+        """
+        raise NotImplementedError(f"space {self.name!r} has no translation of a recipe's channels and layers")
+
+    # -- identity and bookkeeping -----------------------------------------
+
     def to_json(self, arch: A) -> dict[str, Any]:
         return arch.to_json()
 
@@ -169,4 +221,4 @@ class SearchSpace(ABC, Generic[A]):
         return kind
 
 
-__all__ = ["SearchSpace", "InvalidArchitecture", "Architecture"]
+__all__ = ["DAG", "SearchSpace", "InvalidArchitecture", "Architecture"]

@@ -20,27 +20,24 @@ refitted to every measured ratio (log-linear, ridge-regularised toward the
 proxy), which learns what the proxy gets wrong on the machine at hand.
 
 Everything MIP measures goes through ``evaluate``; with
-:class:`BPEEvaluator` every evaluation is one file written atomically, so a
-killed search re-run with the same arguments replays its decisions from the
-stored evaluations and trains only what is missing.
+:class:`~nasframe.estimation.evaluator.BPEEvaluator` every evaluation is one
+file written atomically, so a killed search re-run with the same arguments
+replays its decisions from the stored evaluations and trains only what is
+missing. The result renders its own report (:meth:`MIPResult.describe_best`,
+:meth:`MIPResult.report`), so the command line and a script print the same.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy.stats import kendalltau, spearmanr
 
-from nasframe.core import Architecture, SearchSpace
-from nasframe.core.files import atomic_file
 from nasframe.estimation.bpe import BPESpace, config_key
 from nasframe.estimation.importance import hyperparameter_importance
-from nasframe.tasks import ImageClassification, Recipe
 
 #: (configurations, replicate=0) -> one row each: spearman, kendall, cost_ratio (plus anything to keep);
 #: replicate r > 0 must train with another seed
@@ -57,6 +54,14 @@ class MIPRound:
     fixed: str | None
     value: Any
 
+    def describe(self) -> str:
+        """The round as text: the importance of each free field and the field it fixed."""
+        lines = [f"\nround {self.index + 1}: importance for Spearman (random forest)",
+                 self.importance.to_markdown(floatfmt=".3f") if len(self.importance) else "  (too few)"]
+        if self.fixed is not None:
+            lines.append(f"  fix {self.fixed} = {self.value}")
+        return "\n".join(lines)
+
 
 @dataclass
 class MIPResult:
@@ -65,6 +70,8 @@ class MIPResult:
     evaluations: pd.DataFrame
     rounds: list[MIPRound] = field(default_factory=list)
     budget: float = 0.1
+    #: the space MIP started from: its fields are the configurations' columns
+    space: BPESpace | None = None
 
     @property
     def within_budget(self) -> pd.DataFrame:
@@ -80,6 +87,54 @@ class MIPResult:
         if "spearman_mean" in candidates and candidates["spearman_mean"].notna().any():
             return candidates.loc[candidates["spearman_mean"].idxmax()]
         return candidates.loc[candidates["spearman"].idxmax()]
+
+    def best_config(self) -> dict[str, Any]:
+        """The fields of :attr:`best` as plain Python values (what a recipe and JSON take)."""
+        best = self.best
+        return {name: _plain(best[name]) for name in self.space.names}
+
+    def evaluations_table(self) -> str:
+        """Every evaluated configuration as a markdown table: its fields, scores and round."""
+        shown = self.space.names + ["spearman", "kendall", "cost_ratio"]
+        confirmed = [c for c in ("spearman_mean", "spearman_std") if c in self.evaluations]
+        return self.evaluations[shown + confirmed + ["round"]].to_markdown(index=False, floatfmt=".3f")
+
+    def describe_best(self, wall_seconds: float) -> str:
+        """The chosen BPE and its scores as text (raises ``ValueError`` like :attr:`best`)."""
+        best, config = self.best, self.best_config()
+        mean = best.get("spearman_mean")
+        confirmed = (f", mean over {int(best['replicates'])} seeds {mean:.3f} +- {best['spearman_std']:.3f}"
+                     if mean is not None and mean == mean else "")
+        return (f"\nbest BPE within {self.budget:g} of the full cost: {config}\n"
+                f"  Spearman {best['spearman']:.3f} (first seed){confirmed}, Kendall {best['kendall']:.3f}, "
+                f"cost ratio {best['cost_ratio']:.3f}; wall time {wall_seconds:.0f} s")
+
+    def report(self, reference: pd.DataFrame, wall_seconds: float, **study: Any) -> dict[str, Any]:
+        """The study as JSON data: ``study`` (who ran what: task, data, space, seed), the budget, the full
+        recipe and the chosen BPE with its scores, the ``reference`` trainings' summary, every round
+        and every evaluation (raises ``ValueError`` like :attr:`best`)."""
+        best, config = self.best, self.best_config()
+        mean = best.get("spearman_mean")
+        confirmed = mean is not None and mean == mean
+        return {
+            **study, "budget": self.budget, "full": self.space.full.to_dict(),
+            "bpe": self.space.recipe(config).to_dict(), "bpe_config": config,
+            "spearman": float(best["spearman"]), "kendall": float(best["kendall"]),
+            "spearman_mean": float(mean) if confirmed else None,
+            "spearman_std": float(best["spearman_std"]) if confirmed else None,
+            "cost_ratio": float(best["cost_ratio"]), "wall_seconds": wall_seconds,
+            "reference_median_test_accuracy": float(reference["test_accuracy"].median()),
+            "reference_seconds_per_arch": float(reference["seconds"].mean()),
+            "rounds": [{"fixed": r.fixed, "value": _plain(r.value),
+                        "importance": {k: float(v) for k, v in r.importance.get("impurity", {}).items()}}
+                       for r in self.rounds],
+            "evaluations": json.loads(self.evaluations.to_json(orient="records")),
+        }
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars as Python values, for JSON and recipes."""
+    return value.item() if hasattr(value, "item") else value
 
 
 class CostModel:
@@ -189,37 +244,19 @@ def minimum_importance_pruning(
     """
     rng = np.random.default_rng(seed)
     rows: list[pd.DataFrame] = []
-    result = MIPResult(evaluations=pd.DataFrame(), budget=budget)
+    result = MIPResult(evaluations=pd.DataFrame(), budget=budget, space=space)
     cost = CostModel(space)
     for index in range(rounds):
         seen = set() if not rows else {config_key(c) for c in _configs(result.evaluations, space)}
-        drawn = []
-        for config in space.sample(rng, pool):
-            key = config_key(config)
-            if key not in seen:
-                seen.add(key)
-                drawn.append((key, config))
-        predicted = cost.predict([c for _, c in drawn]) if drawn else []
-        candidates = [(p, key, c) for p, (key, c) in zip(predicted, drawn) if p <= slack * budget]
-        if not candidates:
+        configs = _draw(space, rng, pool, seen, cost, slack * budget, per_round)
+        if configs is None:
             break
-        picks = [candidates[i] for i in rng.choice(len(candidates), min(per_round, len(candidates)), replace=False)]
-        configs = [c for _, _, c in sorted(picks, key=lambda t: t[0])]
         rows.append(_measure(evaluate, configs, space, index))
         result.evaluations = pd.concat(rows, ignore_index=True)
         cost.fit(_configs(result.evaluations, space), result.evaluations["cost_ratio"].to_numpy())
-
-        free = space.free
-        table = space.frame(_configs(result.evaluations, space))[free]
-        varied = [n for n in free if table[n].nunique() > 1]
-        importance = (hyperparameter_importance(table[varied], result.evaluations["spearman"],
-                                                seeds=importance_seeds, n_estimators=200, repeats=5)
-                      if len(varied) >= 1 and len(table) >= 4 else pd.DataFrame())
-        # a free field never varied has no measurable importance: it goes first
-        never = [n for n in free if n not in varied]
-        least = never[0] if never else (importance.index[-1] if len(importance) else None)
+        importance, least = _least_important(space, result.evaluations, importance_seeds)
         value = None
-        if least is not None and len(free) > 1 and index < rounds - 1:
+        if least is not None and len(space.free) > 1 and index < rounds - 1:
             value = _fixed_value(space, least, result.evaluations, cost)
             space = space.fix(least, value)
         else:
@@ -233,6 +270,42 @@ def minimum_importance_pruning(
     if confirm and not result.evaluations.empty:
         _confirm(result, space, evaluate, confirm, replicates)
     return result
+
+
+def _draw(space: BPESpace, rng: np.random.Generator, pool: int, seen: set[str], cost: CostModel, limit: float,
+          per_round: int) -> list[dict[str, Any]] | None:
+    """Up to ``per_round`` new configurations the cost model puts at most at ``limit``, cheapest first.
+
+    They are picked at random among such configurations of a ``pool`` of
+    draws (``None`` when there are none): spread over what is affordable,
+    not bunched at the cheapest.
+    """
+    drawn = []
+    for config in space.sample(rng, pool):
+        key = config_key(config)
+        if key not in seen:
+            seen.add(key)
+            drawn.append((key, config))
+    predicted = cost.predict([c for _, c in drawn]) if drawn else []
+    candidates = [(p, key, c) for p, (key, c) in zip(predicted, drawn) if p <= limit]
+    if not candidates:
+        return None
+    picks = [candidates[i] for i in rng.choice(len(candidates), min(per_round, len(candidates)), replace=False)]
+    return [c for _, _, c in sorted(picks, key=lambda t: t[0])]
+
+
+def _least_important(space: BPESpace, evaluations: pd.DataFrame,
+                     importance_seeds: int) -> tuple[pd.DataFrame, str | None]:
+    """The forests' importance of the free fields for Spearman, and the least important one to prune."""
+    free = space.free
+    table = space.frame(_configs(evaluations, space))[free]
+    varied = [n for n in free if table[n].nunique() > 1]
+    importance = (hyperparameter_importance(table[varied], evaluations["spearman"],
+                                            seeds=importance_seeds, n_estimators=200, repeats=5)
+                  if len(varied) >= 1 and len(table) >= 4 else pd.DataFrame())
+    # a free field never varied has no measurable importance: it goes first
+    never = [n for n in free if n not in varied]
+    return importance, never[0] if never else (importance.index[-1] if len(importance) else None)
 
 
 def _exploit(result: MIPResult, space: BPESpace, evaluate: Evaluate, exploit: int, budget: float,
@@ -297,98 +370,3 @@ def _restore(value: Any, choices: Sequence[Any]) -> Any:
                                          and float(choice) == float(value)):
             return choice
     return value
-
-
-def rank_correlations(estimate: Sequence[float], reference: Sequence[float]) -> tuple[float, float]:
-    """Spearman and Kendall correlation of a BPE's accuracies with the reference ones."""
-    return float(spearmanr(estimate, reference).statistic), float(kendalltau(estimate, reference).statistic)
-
-
-class BPEEvaluator:
-    """Trains a fixed set of architectures under BPE recipes on Ray and scores them against a reference.
-
-    The reference is the same architectures trained with the full recipe
-    (:meth:`reference`, test accuracy); a BPE is scored by the Spearman and
-    Kendall correlation of its *validation* accuracies (what a search would
-    see) with the reference, and by its cost ratio, its mean training
-    seconds per architecture over the reference's. Every training result is
-    a JSON file in ``folder`` (written atomically), so re-running after a kill
-    trains only what is missing.
-    """
-
-    def __init__(self, task: ImageClassification, space: SearchSpace, archs: Sequence[Architecture],
-                 full: Recipe, folder: str | Path, *, seed: int = 0,
-                 resources: dict[str, float] | None = None) -> None:
-        self.task, self.space, self.archs, self.full = task, space, list(archs), full
-        self.folder = Path(folder)
-        self.seed = seed
-        self.resources = resources
-        self.hashes = [space.canonical_hash(a) for a in self.archs]
-        if len(set(self.hashes)) != len(self.hashes):
-            raise ValueError("the reference architectures must be distinct")
-        self._reference: pd.DataFrame | None = None
-        self._check_manifest()
-
-    def _check_manifest(self) -> None:
-        """Pin the folder to this study: stored trainings of another task, space, set of
-        architectures, full recipe or seed must not be mixed into this one's scores."""
-        manifest = {"task": self.task.name, "task_seed": self.task.seed, "space": self.space.name,
-                    "archs": self.hashes, "full": self.full.to_dict(), "seed": self.seed}
-        path = self.folder / "manifest.json"
-        if path.is_file():
-            stored = json.loads(path.read_text())
-            differs = sorted(k for k in manifest if stored.get(k) != manifest[k])
-            if differs:
-                raise ValueError(f"{self.folder} holds another BPE study (differs in {differs}); "
-                                 f"use a new folder or the same settings")
-            return
-        self.folder.mkdir(parents=True, exist_ok=True)
-        with atomic_file(path, "w") as handle:
-            json.dump(manifest, handle, indent=1)
-
-    def _train(self, recipes: dict[str, tuple[Recipe, int]], evaluate_test: bool) -> dict[str, pd.DataFrame]:
-        """Train every architecture under every (recipe, seed) not already stored; per key, a frame."""
-        from nasframe.training import train_many
-
-        jobs = []
-        for key, (recipe, seed) in recipes.items():
-            for arch, h in zip(self.archs, self.hashes):
-                if not (self.folder / key / f"{h}.json").is_file():
-                    jobs.append((key, recipe, arch, h, seed))
-
-        def store(index: int, r: Any) -> None:
-            key, recipe, _, h, seed = jobs[index]
-            (self.folder / key).mkdir(parents=True, exist_ok=True)
-            with atomic_file(self.folder / key / f"{h}.json", "w") as handle:
-                json.dump({"arch": h, "recipe": recipe.to_dict(), "seed": seed, "val_accuracy": r.val_accuracy,
-                           "test_accuracy": r.test_accuracy, "seconds": r.seconds, "params": r.params}, handle)
-
-        if jobs:
-            train_many(self.task, self.space, [j[2] for j in jobs], [j[1] for j in jobs], seed=[j[4] for j in jobs],
-                       evaluate_test=evaluate_test, resources=self.resources, on_result=store)
-        return {key: pd.DataFrame([json.loads((self.folder / key / f"{h}.json").read_text()) for h in self.hashes])
-                for key in recipes}
-
-    def reference(self) -> pd.DataFrame:
-        """The architectures trained with the full recipe: one row each (val/test accuracy, seconds)."""
-        if self._reference is None:
-            self._reference = self._train({"full": (self.full, self.seed)}, evaluate_test=True)["full"]
-        return self._reference
-
-    def __call__(self, configs: list[dict[str, Any]], replicate: int = 0) -> pd.DataFrame:
-        """Score ``configs``; ``replicate`` r > 0 trains them again with training seed ``seed + r``
-        (stored apart), to measure how much a correlation owes to one seed's luck."""
-        reference = self.reference()
-        full_cost = reference["seconds"].mean()
-        keys = [config_key(c) + (f"-r{replicate}" if replicate else "") for c in configs]
-        recipes = {k: (self.full.replace(**c), self.seed + replicate) for k, c in zip(keys, configs)}
-        trained = self._train(recipes, evaluate_test=False)
-        rows = []
-        for config, key in zip(configs, keys):
-            frame = trained[key]
-            spearman, kendall = rank_correlations(frame["val_accuracy"], reference["test_accuracy"])
-            rows.append({**config, "spearman": spearman, "kendall": kendall,
-                         "cost_ratio": frame["seconds"].mean() / full_cost,
-                         "seconds_per_arch": frame["seconds"].mean(),
-                         "mean_val_accuracy": frame["val_accuracy"].mean()})
-        return pd.DataFrame(rows)

@@ -1,8 +1,16 @@
 """Built-in search algorithms, all behind the :class:`nasframe.Searcher` ask/tell API.
 
 ``nasframe.searchers.make("evolution", space, seed=0)`` builds one by its
-registry name; third-party searchers join through the ``nasframe.searchers``
-entry-point group.
+registry name (:data:`nasframe.core.SEARCHERS`, where the built-ins are
+registered below); third-party searchers join with one ``SEARCHERS.register``
+call or through the ``nasframe.searchers`` entry-point group.
+
+A searcher that fits a model to its results builds on the model-based
+toolkit exported here: :class:`ModelBasedSearcher` (initial design and refit
+schedule; a subclass supplies ``_propose``), :class:`PredictorSearcher` (an
+ensemble of a surrogate family over a mutation pool; BANANAS and
+SurrogateBO are its presets), the acquisition functions and the candidate
+pool. ``SearchSpace.sample_distinct`` draws new random architectures.
 """
 
 from __future__ import annotations
@@ -10,31 +18,59 @@ from __future__ import annotations
 from typing import Any
 
 from nasframe.core import SearchSpace, Searcher
-from nasframe.core.registry import searchers as registry
-from nasframe.searchers._bananas import BANANAS
-from nasframe.searchers._bo import SurrogateBO
+from nasframe.core.registry import SEARCHERS
+from nasframe.searchers._acquisition import ACQUISITIONS, acquisition_scores, expected_improvement, top_indices
+from nasframe.searchers._candidates import mutation_candidates
 from nasframe.searchers._evolution import RegularizedEvolution
 from nasframe.searchers._extrapolation import PredictorExtrapolation
 from nasframe.searchers._latent_bo import LatentBO
 from nasframe.searchers._local import LocalSearch
+from nasframe.searchers._model_based import ModelBasedSearcher
 from nasframe.searchers._optuna import OptunaSearcher
+from nasframe.searchers._predictor import BANANAS, PredictorSearcher, SurrogateBO
 from nasframe.searchers._random import RandomSearch
 from nasframe.searchers._reinforce import REINFORCE
 
-
-# also declared as entry points; registered here too so that they are found
-# before the package metadata is reinstalled (same classes either way)
-for _newer in (LatentBO, PredictorExtrapolation):
-    registry.register(_newer.name, _newer)
+SEARCHERS.register("random", RandomSearch)
+SEARCHERS.register("evolution", RegularizedEvolution)
+SEARCHERS.register("local", LocalSearch)
+SEARCHERS.register("optuna", OptunaSearcher)
+SEARCHERS.register("reinforce", REINFORCE)
+SEARCHERS.register("bananas", BANANAS)
+SEARCHERS.register("bo", SurrogateBO)
+SEARCHERS.register("latent-bo", LatentBO)
+SEARCHERS.register("extrapolate", PredictorExtrapolation)
 
 
 def make(name: str, space: SearchSpace, *, seed: int = 0, **options: Any) -> Searcher:
     """A new searcher registered as ``name`` on ``space``."""
-    return registry.create(name, space=space, seed=seed, **options)
+    return SEARCHERS.create(name, space=space, seed=seed, **options)
 
 
 def names() -> list[str]:
-    return registry.names()
+    return SEARCHERS.names()
 
 
-__all__ = ["BANANAS", "LatentBO", "SurrogateBO", "LocalSearch", "OptunaSearcher", "PredictorExtrapolation", "REINFORCE", "RandomSearch", "RegularizedEvolution", "make", "names"]
+__all__ = [
+    # the built-ins
+    "BANANAS",
+    "LatentBO",
+    "LocalSearch",
+    "OptunaSearcher",
+    "PredictorExtrapolation",
+    "REINFORCE",
+    "RandomSearch",
+    "RegularizedEvolution",
+    "SurrogateBO",
+    # the model-based toolkit, for new searchers of that kind
+    "ACQUISITIONS",
+    "ModelBasedSearcher",
+    "PredictorSearcher",
+    "acquisition_scores",
+    "expected_improvement",
+    "mutation_candidates",
+    "top_indices",
+    # by name
+    "make",
+    "names",
+]

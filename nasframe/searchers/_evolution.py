@@ -6,7 +6,6 @@ import math
 from collections import deque
 
 from nasframe.core import Architecture, EvalResult, SearchSpace, Searcher
-from nasframe.searchers._random import fresh_random
 
 
 def score(result: EvalResult) -> float:
@@ -84,7 +83,7 @@ class RegularizedEvolution(Searcher):
         # (asynchronous runs, failures): explore rather than block
         wanted_random = min(n, self._init_left) if self.population else n
         if wanted_random:
-            randoms = fresh_random(self, wanted_random)
+            randoms = list(self.space.sample_distinct(self.rng, wanted_random, self.seen).values())
             self._init_left = max(0, self._init_left - len(randoms))
             out.extend(randoms)
             self.origins.extend([("random", None)] * len(randoms))
@@ -113,7 +112,7 @@ class RegularizedEvolution(Searcher):
             child = self.space.mutate(parent, self.rng)
             if self.space.canonical_hash(child) not in self.seen:
                 return child, ("child", parent_key)
-        fallback = fresh_random(self, 1)
+        fallback = list(self.space.sample_distinct(self.rng, 1, self.seen).values())
         return (fallback[0], ("fallback", parent_key)) if fallback else (None, ("fallback", parent_key))
 
     def _observe(self, pairs: list[tuple[Architecture, EvalResult]]) -> None:

@@ -15,15 +15,15 @@ Every round:
    are results, else by prediction) plus ``random_candidates`` fresh samples,
    all new (canonical hash against ``seen``);
 2. the fixed predictor scores the pool (``acquisition`` over its ensemble
-   mean and spread, as in BANANAS);
+   mean and spread, :mod:`nasframe.searchers._acquisition`, as in BANANAS);
 3. the ``n`` best are proposed.
 
 ``min_nodes`` restricts proposals to graphs of at least that many nodes (the
 part of the larger space that is new). Where such graphs are rare under the
-space's sampler (NB101 cells with 8 vertices and at most 9 edges: about 1 in
-20,000 random specs, 1 in 1,000 mutations of 7-vertex cells) the pool is
-grown first: up to ``grow_rounds`` times, the largest candidates so far are
-mutated again, until ``5 n`` candidates are large enough.
+space's sampler (NB101 cells with 8 vertices and at most 9 edges are nearly
+chains; docs/SPACES.md says how rare) the pool is grown first: up to
+``grow_rounds`` times, the largest candidates so far are mutated again,
+until ``5 n`` candidates are large enough.
 
 The predictor is never refitted: its knowledge is of the smaller space, and
 the few expensive evaluations of the larger one only choose the parents. It
@@ -40,14 +40,8 @@ from typing import Any
 import numpy as np
 
 from nasframe.core import Architecture, SearchSpace, Searcher
-from nasframe.searchers._bananas import (
-    ACQUISITIONS,
-    acquisition_scores,
-    fresh_samples,
-    mutation_candidates,
-    require_integers,
-    top_indices,
-)
+from nasframe.searchers._acquisition import acquisition_scores, check_acquisition, top_indices
+from nasframe.searchers._candidates import check_pool, mutation_candidates
 
 
 def _load_predictor(predictor: Any) -> Any:
@@ -70,7 +64,8 @@ class PredictorExtrapolation(Searcher):
         The space to search (e.g. ``ENASSpace(num_layers=12)``).
     predictor:
         A fitted graph surrogate (``gin``, ``gcn``, ``vsgae-mlp``) of the same
-        space family, or the folder it was saved to.
+        space family, or the folder it was saved to: a model, not a family
+        name (BANANAS' and BO's ``surrogate=`` name a family they fit themselves).
     candidates, mutate_top, random_candidates:
         The pool per round (see the module documentation).
     acquisition:
@@ -96,12 +91,8 @@ class PredictorExtrapolation(Searcher):
         grow_rounds: int = 20,
     ) -> None:
         super().__init__(space, seed=seed)
-        if acquisition not in ACQUISITIONS:
-            raise ValueError(f"unknown acquisition {acquisition!r}; choose one of {', '.join(ACQUISITIONS)}")
-        require_integers(("candidates", candidates, 0), ("random_candidates", random_candidates, 0),
-                         ("mutate_top", mutate_top, 1))
-        if candidates + random_candidates < 1:
-            raise ValueError("candidates + random_candidates must be at least 1")
+        check_acquisition(acquisition)
+        check_pool(candidates, random_candidates, mutate_top)
         self.candidates, self.mutate_top, self.random_candidates = candidates, mutate_top, random_candidates
         self.acquisition = acquisition
         self.min_nodes, self.grow_rounds = min_nodes, grow_rounds
@@ -131,8 +122,8 @@ class PredictorExtrapolation(Searcher):
             pool = mutation_candidates(self.space, self.rng, parents, self.candidates, set(self.seen),
                                        random_count=self.random_candidates, at_least=n)
         else:  # first round: nothing to mutate yet
-            pool = list(fresh_samples(self.space, self.rng, self.candidates + self.random_candidates,
-                                      set(self.seen)).values())
+            pool = list(self.space.sample_distinct(self.rng, self.candidates + self.random_candidates,
+                                                   self.seen).values())
         if self.min_nodes is None:
             return pool
         found = dict(zip(self.space.canonical_hashes(pool), pool))

@@ -29,9 +29,10 @@ Gaussian process is the standard model:
 
 The VAE is given either as a model or as the folder of a saved one
 (:func:`surrogates.embeddings.save_model`). ``state_dict`` stores that path
-(or, for a model passed in, its weights) and never the GP: as for the
-predictor searchers, a loaded searcher refits the same GP from the recorded
-history prefix when it next needs it, so a resumed run continues the
+(or, for a model passed in, its weights) and never the GP: as for every
+:mod:`model-based searcher <nasframe.searchers._model_based>`, a loaded
+searcher refits the same GP from the recorded history prefix when it next
+needs it, so a resumed run continues the
 identical trajectory.
 """
 
@@ -45,30 +46,15 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from nasframe.core import Architecture, SearchSpace
-from nasframe.searchers._bananas import ModelBasedSearcher, fresh_samples, require_integers
+from nasframe.searchers._acquisition import expected_improvement
+from nasframe.searchers._checks import require_integers
+from nasframe.searchers._model_based import ModelBasedSearcher
 
 if TYPE_CHECKING:
     from surrogates.embeddings.vsgae import GraphVAE
 
 
 # -- pure building blocks ------------------------------------------------------------
-
-
-def expected_improvement(mean: np.ndarray, std: np.ndarray, best: float, xi: float = 0.0) -> np.ndarray:
-    """EI of a maximisation: ``E[max(f - best - xi, 0)]`` under ``f ~ N(mean, std^2)``.
-
-    ``max(mean - best - xi, 0)`` where ``std`` is 0 (a point the model is sure about).
-    """
-    from scipy.stats import norm
-
-    mean = np.asarray(mean, dtype=np.float64)
-    std = np.maximum(np.asarray(std, dtype=np.float64), 0.0)
-    gain = mean - best - xi
-    out = np.maximum(gain, 0.0)
-    ok = std > 0
-    z = gain[ok] / std[ok]
-    out[ok] = gain[ok] * norm.cdf(z) + std[ok] * norm.pdf(z)
-    return out
 
 
 def latent_candidates(
@@ -97,8 +83,8 @@ def latent_candidates(
 def fit_gp(z: np.ndarray, y: np.ndarray, *, nu: float = 2.5, ard: bool = False, restarts: int = 0, seed: int = 0) -> Any:
     """A scikit-learn GP on latent codes: ``c * Matern(nu) + white noise``, targets normalised.
 
-    The white-noise term absorbs training noise (NB101's repeats differ by a
-    few tenths of a point) instead of forcing the GP through every value;
+    The white-noise term absorbs training noise (NB101's repeated trainings
+    of one cell differ) instead of forcing the GP through every value;
     ``ard`` gives each latent dimension its own length scale (better with
     many points, overfits with few).
     """
@@ -160,7 +146,8 @@ class LatentBO(ModelBasedSearcher):
     ----------
     model:
         A trained :class:`~surrogates.embeddings.vsgae.GraphVAE` of this space,
-        or the folder it was saved to (then loaded onto ``device``).
+        or the folder it was saved to (then loaded onto ``device``): the
+        embedding searched in, not the GP fitted in it.
     num_init:
         Random architectures proposed before the first GP fit.
     candidates:
@@ -289,7 +276,7 @@ class LatentBO(ModelBasedSearcher):
         chosen = [archs[i] for i in kriging_believer(gp, z, y, self.encode(archs), n, self.xi)] if archs else []
         fill: list[Architecture] = []
         if len(chosen) < n:
-            fill = list(fresh_samples(self.space, self.rng, n - len(chosen), exclude | set(pool)).values())
+            fill = list(self.space.sample_distinct(self.rng, n - len(chosen), exclude | set(pool)).values())
         self.stats.append(
             {"points": len(points), "valid": len(valid), "new": len(archs), "chosen": len(chosen), "random_fill": len(fill)}
         )
@@ -343,4 +330,4 @@ class LatentBO(ModelBasedSearcher):
             self._attach(self.model_path)
 
 
-__all__ = ["LatentBO", "expected_improvement", "fit_gp", "kriging_believer", "latent_candidates"]
+__all__ = ["LatentBO", "fit_gp", "kriging_believer", "latent_candidates"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from nasframe.core import Architecture, EvalResult, SearchSpace, Searcher
 from nasframe.searchers._evolution import score
-from nasframe.searchers._random import fresh_random
 
 
 class LocalSearch(Searcher):
@@ -89,7 +88,7 @@ class LocalSearch(Searcher):
         while len(out) < n:
             if self.incumbent is None:
                 if self._round_left > 0 or self._challenger is None:
-                    drawn = fresh_random(self, 1)
+                    drawn = list(self.space.sample_distinct(self.rng, 1, self.seen).values())
                     if not drawn:
                         break  # the space is (nearly) exhausted
                     self._round_left = max(0, self._round_left - 1)

@@ -31,7 +31,6 @@ from typing import Any, Sequence
 import numpy as np
 
 from nasframe.core import Architecture, EvalResult, InvalidArchitecture, SearchSpace, Searcher
-from nasframe.searchers._random import fresh_random
 
 #: the objectives this searcher knows, with their Optuna direction
 OBJECTIVES = {"val_accuracy": "maximize", "params": "minimize"}
@@ -205,8 +204,7 @@ class OptunaSearcher(Searcher):
 
     def _fallback(self, n: int, taken: dict[str, Architecture]) -> dict[str, Architecture]:
         """Up to ``n`` unseen architectures from the space's sampler, enqueued as trials."""
-        drawn = fresh_random(self, n, max_draws=_FALLBACK_DRAWS, exclude=taken)
-        found = dict(zip(self.space.canonical_hashes(drawn), drawn))
+        found = self.space.sample_distinct(self.rng, n, self.seen | set(taken), max_draws=_FALLBACK_DRAWS)
         for key, arch in found.items():
             params = dict(zip((name for name, _ in self._decisions), self.space.to_choices(arch)))
             self.study.enqueue_trial(params, skip_if_exists=False)

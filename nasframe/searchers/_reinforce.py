@@ -16,9 +16,8 @@ Two controllers:
   sample per step, EMA baseline with momentum 0.9, learning rate 0.1, no
   entropy term, invalid samples redrawn without an update. Those are the
   defaults here. numpy only. Plain gradient steps scale with the reward
-  spread: on nbgraph-cora (rewards within ~0.02 of the baseline) lr 0.1
-  barely moves the policy in 200 queries (mean accuracy of queries 1-50 vs
-  51-200, seeds 0-4: 0.7729 vs 0.7745), lr 10 learns (0.7759 vs 0.7890).
+  spread, so where rewards differ by little (nbgraph-cora) lr 0.1 barely
+  moves the policy and a far larger one is needed (docs/SEARCHERS.md).
 * ``hidden > 0``: an ENAS-style LSTM controller (Pham et al. 2018) in torch.
   One LSTM cell of ``hidden`` units runs over the decisions in order; step
   ``t`` reads the embedding of the previous choice (a learnt start vector at
@@ -49,7 +48,6 @@ from typing import Any, Sequence
 import numpy as np
 
 from nasframe.core import Architecture, EvalResult, InvalidArchitecture, SearchSpace, Searcher
-from nasframe.searchers._random import fresh_random
 from surrogates.threads import torch_threads
 
 #: draws taken from the policy at once (vectorised); a policy step discards the rest
@@ -273,8 +271,7 @@ class REINFORCE(Searcher):
         return self._mark(list(fresh.values()))
 
     def _fallback(self, n: int, taken: dict[str, Architecture]) -> dict[str, Architecture]:
-        found = fresh_random(self, n, max_draws=_FALLBACK_DRAWS, exclude=taken)
-        return dict(zip(self.space.canonical_hashes(found), found))
+        return self.space.sample_distinct(self.rng, n, self.seen | set(taken), max_draws=_FALLBACK_DRAWS)
 
     def _observe(self, pairs: list[tuple[Architecture, EvalResult]]) -> None:
         for arch, result in pairs:

@@ -2,8 +2,8 @@
 
 The first task is image classification (:class:`ImageClassification`) on
 Fashion-MNIST, MNIST-5k, scikit-learn digits or a local CIFAR-10. Tasks are
-registered by name in :data:`nasframe.core.tasks` (plug-ins add theirs under
-the ``nasframe.tasks`` entry-point group)::
+registered by name in :data:`nasframe.core.TASKS` (plug-ins add theirs with
+``TASKS.register`` or under the ``nasframe.tasks`` entry-point group)::
 
     from nasframe.tasks import Recipe, Trainer, load_task
 
@@ -16,24 +16,24 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from nasframe.core import tasks as _registry
-from nasframe.tasks.datasets import LOADERS, DatasetError, ImageDataset, read_idx
+from nasframe.core.registry import TASKS
+from nasframe.tasks.datasets import DATASET_READERS, DatasetError, ImageDataset, read_idx
 from nasframe.tasks.image import ImageClassification
 from nasframe.tasks.recipe import Recipe, RecipeError, parse_overrides
 from nasframe.tasks.trainer import CheckpointMismatch, Trainer, TrainResult
 
-for _name in LOADERS:
-    _registry.register(_name, partial(ImageClassification, _name))
+for _name in DATASET_READERS:
+    TASKS.register(_name, partial(ImageClassification, _name))
 
 
 def load_task(name: str, **options: Any) -> ImageClassification:
     """The task registered as ``name`` (``"fashion-mnist"``, ``"mnist5k"``, ``"digits"``, ``"cifar10"``),
     built with ``options`` (``path=``, ``val_fraction=``, ``seed=``...)."""
-    return _registry.create(name, **options)
+    return TASKS.create(name, **options)
 
 
 def task_names() -> list[str]:
-    return _registry.names()
+    return TASKS.names()
 
 
 __all__ = [

@@ -181,7 +181,7 @@ def _check_labels(where: Path, labels: np.ndarray, num_classes: int) -> None:
 
 
 #: dataset name -> loader (``path`` keyword where the data is a user's file)
-LOADERS = {
+DATASET_READERS = {
     "fashion-mnist": load_fashion_mnist,
     "mnist5k": load_mnist5k,
     "digits": load_digits_dataset,

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from nasframe.tasks.augment import cutout, random_crop, random_flip
-from nasframe.tasks.datasets import LOADERS, PATH_DATASETS, DatasetError, ImageDataset
+from nasframe.tasks.datasets import DATASET_READERS, PATH_DATASETS, DatasetError, ImageDataset
 from nasframe.tasks.recipe import Recipe
 
 
@@ -35,7 +35,7 @@ class Split:
 class ImageClassification:
     """A classification task on one :class:`~nasframe.tasks.datasets.ImageDataset`.
 
-    ``dataset`` is a loaded dataset or a name of :data:`~nasframe.tasks.datasets.LOADERS`
+    ``dataset`` is a loaded dataset or a name of :data:`~nasframe.tasks.datasets.DATASET_READERS`
     (``path`` is then passed to loaders that read a user's folder).
     ``val_fraction`` of the training images become the validation split,
     drawn with ``seed``; ``test_fraction`` is used only for sets without an
@@ -52,11 +52,11 @@ class ImageClassification:
         seed: int = 0,
     ) -> None:
         if isinstance(dataset, str):
-            if dataset not in LOADERS:
-                raise DatasetError(f"unknown dataset {dataset!r}; known: {sorted(LOADERS)}")
+            if dataset not in DATASET_READERS:
+                raise DatasetError(f"unknown dataset {dataset!r}; known: {sorted(DATASET_READERS)}")
             if path is not None and dataset not in PATH_DATASETS:
                 raise DatasetError(f"dataset {dataset!r} ships with its package and takes no path")
-            dataset = LOADERS[dataset](path) if dataset in PATH_DATASETS else LOADERS[dataset]()
+            dataset = DATASET_READERS[dataset](path) if dataset in PATH_DATASETS else DATASET_READERS[dataset]()
         if not 0 < val_fraction < 1 or not 0 < test_fraction < 1:
             raise ValueError(f"val_fraction and test_fraction must be in (0, 1), got {val_fraction}, {test_fraction}")
         self.dataset = dataset

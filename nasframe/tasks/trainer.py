@@ -4,7 +4,7 @@ The loop is deliberately the plain PyTorch one (forward, loss, backward,
 clip, step) with nothing per step that a hand-written loop would not do: no
 host synchronisation (the loss is summed on the device), no hooks. Its
 throughput is measured against a bare loop on the same model in
-``benchmarks/perf/bench_trainer.py``.
+``scripts/perf/bench_trainer.py``.
 
 Precision ``"16"`` is float16 autocast with gradient scaling on CUDA and
 bfloat16 autocast on CPU (CPU kernels have no float16 path worth using).
@@ -131,86 +131,20 @@ class Trainer:
     ) -> TrainResult:
         """Train ``arch`` for the recipe's epochs (resuming from ``checkpoint_dir`` if it holds a
         checkpoint of this training) and return its metrics."""
-        r = self.recipe
         torch.manual_seed(self.seed)
-        model = self.build(space, arch)
-        params = sum(p.numel() for p in model.parameters() if p.requires_grad)
-        optimizer = self._optimizer(model)
-        schedule = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=r.epochs)
-                    if r.schedule == "cosine" else torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0))
-        scaler = torch.amp.GradScaler(self.device.type, enabled=r.precision == "16" and self.device.type == "cuda")
-        generator = torch.Generator().manual_seed(self.seed)
-        subset = self.task.training_subset(r.data_fraction)
-        fingerprint = self.fingerprint(space, arch)
-        history: list[dict[str, Any]] = []
-        start = 0
-
+        run = self._start(space, arch)
         folder = Path(checkpoint_dir) if checkpoint_dir is not None else None
         if folder is not None and (folder / CHECKPOINT_FILE).is_file():
-            # loaded on the CPU: the generator states must stay CPU tensors; load_state_dict moves the rest
-            state = torch.load(folder / CHECKPOINT_FILE, map_location="cpu", weights_only=False)
-            if state.get("fingerprint") != fingerprint:
-                raise CheckpointMismatch(
-                    f"{folder / CHECKPOINT_FILE} is the checkpoint of another training "
-                    f"(fingerprint {state.get('fingerprint')!r}, this one {fingerprint!r})"
-                )
-            model.load_state_dict(state["model"])
-            optimizer.load_state_dict(state["optimizer"])
-            schedule.load_state_dict(state["schedule"])
-            scaler.load_state_dict(state["scaler"])
-            generator.set_state(state["generator"])
-            torch.set_rng_state(state["torch_rng"])
-            history, start = state["history"], int(state["epoch"])
-
-        loss_fn = torch.nn.CrossEntropyLoss()
-        for epoch in range(start, r.epochs):
-            began = time.perf_counter()
-            model.train()
-            loss_sum = torch.zeros((), device=self.device)
-            seen = 0
-            for x, y in self.task.train_batches(r, generator, subset, device=self.device):
-                optimizer.zero_grad(set_to_none=True)
-                with self._autocast():
-                    loss = loss_fn(model(x), y)
-                scaler.scale(loss).backward()
-                if r.grad_clip is not None:
-                    scaler.unscale_(optimizer)
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), r.grad_clip)
-                scaler.step(optimizer)
-                scaler.update()
-                loss_sum += loss.detach() * len(y)
-                seen += len(y)
-            schedule.step()
-            if self.device.type == "cuda":
-                torch.cuda.synchronize(self.device)  # the clock must see the queued kernels finish
-            train_seconds = time.perf_counter() - began
-            val_accuracy = self.accuracy(model, "val")
-            train_loss = float(loss_sum) / max(seen, 1)
-            if not math.isfinite(train_loss):
-                raise FloatingPointError(f"training diverged in epoch {epoch + 1}: loss {train_loss}")
-            metrics = {
-                "epoch": epoch + 1,
-                "val_accuracy": val_accuracy,
-                "train_loss": train_loss,
-                "images_per_second": seen / train_seconds,
-                "epoch_seconds": time.perf_counter() - began,
-                "lr": optimizer.param_groups[0]["lr"],
-                "params": params,
-            }
-            if self.evaluate_test and epoch + 1 == r.epochs:
-                metrics["test_accuracy"] = self.accuracy(model, "test")
-            history.append(metrics)
+            run.restore(folder / CHECKPOINT_FILE)
+        for epoch in range(run.epoch, self.recipe.epochs):
+            metrics = self._epoch(run, epoch)
             if folder is not None:
                 folder.mkdir(parents=True, exist_ok=True)
-                with atomic_file(folder / CHECKPOINT_FILE) as handle:
-                    torch.save({"fingerprint": fingerprint, "model": model.state_dict(),
-                                "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
-                                "scaler": scaler.state_dict(), "generator": generator.get_state(),
-                                "torch_rng": torch.get_rng_state(), "history": history, "epoch": epoch + 1},
-                               handle)
+                run.save(folder / CHECKPOINT_FILE)
             if on_epoch is not None:
                 on_epoch(metrics, folder)
 
+        history = run.history
         last = history[-1] if history else {}
         return TrainResult(
             val_accuracy=float(last.get("val_accuracy", float("nan"))),
@@ -218,6 +152,110 @@ class Trainer:
             train_loss=float(last.get("train_loss", float("nan"))),
             epochs=len(history),
             seconds=sum(h["epoch_seconds"] for h in history),
-            params=params,
+            params=run.params,
             history=history,
         )
+
+    def _start(self, space: SearchSpace, arch: Architecture) -> "_Run":
+        """A fresh training of ``arch``: model, optimiser, schedule, scaler and data generator."""
+        r = self.recipe
+        model = self.build(space, arch)
+        optimizer = self._optimizer(model)
+        schedule = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=r.epochs)
+                    if r.schedule == "cosine" else torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0))
+        return _Run(
+            fingerprint=self.fingerprint(space, arch),
+            model=model,
+            optimizer=optimizer,
+            schedule=schedule,
+            scaler=torch.amp.GradScaler(self.device.type, enabled=r.precision == "16" and self.device.type == "cuda"),
+            generator=torch.Generator().manual_seed(self.seed),
+            subset=self.task.training_subset(r.data_fraction),
+            params=sum(p.numel() for p in model.parameters() if p.requires_grad),
+        )
+
+    def _epoch(self, run: "_Run", epoch: int) -> dict[str, Any]:
+        """One pass over the training data, then validation; appends and returns the epoch's metrics."""
+        r = self.recipe
+        began = time.perf_counter()
+        run.model.train()
+        loss_fn = torch.nn.CrossEntropyLoss()
+        loss_sum = torch.zeros((), device=self.device)
+        seen = 0
+        for x, y in self.task.train_batches(r, run.generator, run.subset, device=self.device):
+            run.optimizer.zero_grad(set_to_none=True)
+            with self._autocast():
+                loss = loss_fn(run.model(x), y)
+            run.scaler.scale(loss).backward()
+            if r.grad_clip is not None:
+                run.scaler.unscale_(run.optimizer)
+                torch.nn.utils.clip_grad_norm_(run.model.parameters(), r.grad_clip)
+            run.scaler.step(run.optimizer)
+            run.scaler.update()
+            loss_sum += loss.detach() * len(y)
+            seen += len(y)
+        run.schedule.step()
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)  # the clock must see the queued kernels finish
+        train_seconds = time.perf_counter() - began
+        val_accuracy = self.accuracy(run.model, "val")
+        train_loss = float(loss_sum) / max(seen, 1)
+        if not math.isfinite(train_loss):
+            raise FloatingPointError(f"training diverged in epoch {epoch + 1}: loss {train_loss}")
+        metrics = {
+            "epoch": epoch + 1,
+            "val_accuracy": val_accuracy,
+            "train_loss": train_loss,
+            "images_per_second": seen / train_seconds,
+            "epoch_seconds": time.perf_counter() - began,
+            "lr": run.optimizer.param_groups[0]["lr"],
+            "params": run.params,
+        }
+        if self.evaluate_test and epoch + 1 == r.epochs:
+            metrics["test_accuracy"] = self.accuracy(run.model, "test")
+        run.history.append(metrics)
+        run.epoch = epoch + 1
+        return metrics
+
+
+@dataclass
+class _Run:
+    """Everything a training carries from epoch to epoch: what a checkpoint holds."""
+
+    fingerprint: str
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    schedule: Any
+    scaler: torch.amp.GradScaler
+    generator: torch.Generator
+    subset: Any
+    params: int
+    history: list[dict[str, Any]] = field(default_factory=list)
+    #: epochs finished
+    epoch: int = 0
+
+    def restore(self, path: Path) -> None:
+        """Continue from the checkpoint at ``path``; refuse one of another training."""
+        # loaded on the CPU: the generator states must stay CPU tensors; load_state_dict moves the rest
+        state = torch.load(path, map_location="cpu", weights_only=False)
+        if state.get("fingerprint") != self.fingerprint:
+            raise CheckpointMismatch(
+                f"{path} is the checkpoint of another training "
+                f"(fingerprint {state.get('fingerprint')!r}, this one {self.fingerprint!r})"
+            )
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.schedule.load_state_dict(state["schedule"])
+        self.scaler.load_state_dict(state["scaler"])
+        self.generator.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        self.history, self.epoch = state["history"], int(state["epoch"])
+
+    def save(self, path: Path) -> None:
+        """Write the checkpoint atomically: a kill mid-write leaves the previous epoch's intact."""
+        with atomic_file(path) as handle:
+            torch.save({"fingerprint": self.fingerprint, "model": self.model.state_dict(),
+                        "optimizer": self.optimizer.state_dict(), "schedule": self.schedule.state_dict(),
+                        "scaler": self.scaler.state_dict(), "generator": self.generator.get_state(),
+                        "torch_rng": torch.get_rng_state(), "history": self.history, "epoch": self.epoch},
+                       handle)

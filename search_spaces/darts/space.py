@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from nasframe.core import InvalidArchitecture, SearchSpace
+from nasframe.core.dag import DAG
 from search_spaces.darts.convert import (
     from_darts_genotype,
     from_nb301_config,
@@ -27,15 +28,12 @@ from search_spaces.darts.genotype import (
     count_cells,
     edge_index,
 )
-from search_spaces.graph import DAG, dags_to_batch
 
 if TYPE_CHECKING:
     import torch
-    from torch_geometric.data import Batch
 
 #: graph node types of one cell; the reduction cell's are offset by their count
 CELL_NODE_TYPES = ("input_k-2", "input_k-1", *OPS, "sum", "output")
-NODE_TYPES = tuple(f"{kind}:{t}" for kind in CELL_TYPES for t in CELL_NODE_TYPES)
 #: input pairs per node, in NB301's ConfigSpace order of ``inputs_node`` ("0_1", "0_2", "1_2", ...)
 INPUT_CHOICES = {k: tuple((a, b) for a in range(k) for b in range(a + 1, k)) for k in NODES}
 _ADJACENCY_WIDTH = len(CELL_TYPES) * NUM_POSSIBLE_EDGES * len(OPS)
@@ -92,6 +90,8 @@ class DARTSSpace(SearchSpace[DARTSGenotype]):
 
     name = "darts"
     encodings = ("adjacency", "configspace", "path")
+    #: both cells' node types, the reduction cell's after the normal cell's (see :meth:`dag`)
+    node_types = tuple(f"{kind}:{t}" for kind in CELL_TYPES for t in CELL_NODE_TYPES)
 
     def __repr__(self) -> str:
         return "DARTSSpace()"
@@ -328,8 +328,15 @@ class DARTSSpace(SearchSpace[DARTSGenotype]):
             edges += [(s, len(types) - 1) for s in sums]
         return DAG(tuple(types), tuple(edges))
 
-    def to_graph(self, archs: Sequence[DARTSGenotype]) -> "Batch":
-        return dags_to_batch([self.dag(a) for a in archs], len(NODE_TYPES))
+    def network_options(self, *, channels: int, layers: int, in_channels: int, num_classes: int) -> dict[str, Any]:
+        """DARTS's CIFAR network: ``channels`` initial channels, ``layers`` cells.
+
+        At least 3 cells: two reduction cells and a normal one. Checked here so
+        that a recipe fails before any network is built.
+        """
+        if layers < 3:
+            raise ValueError(f"field 'layers'={layers}: a DARTS network needs >= 3 cells")
+        return {"init_channels": channels, "layers": layers, "in_channels": in_channels, "num_classes": num_classes}
 
     def build_model(self, arch: DARTSGenotype, **config: Any) -> "torch.nn.Module":
         """The DARTS CIFAR network; see :func:`search_spaces.darts.model.build_darts_model`."""

@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 
 from nasframe.core import Architecture, InvalidArchitecture
-from search_spaces.graph import DAG
+from nasframe.core.dag import DAG
 
 #: the six layer operations, in ENAS's branch order (= D-VAE's op ids 0..5)
 OPS = ("conv3x3", "sep_conv3x3", "conv5x5", "sep_conv5x5", "avg_pool3x3", "max_pool3x3")
@@ -68,7 +68,7 @@ def num_skip_bits(num_layers: int) -> int:
 
 def _as_list(value: Any, rule: str, where: str) -> list[Any]:
     """``value`` as a list when it is a sequence (or numpy array), else the violated rule."""
-    if type(value) in (list, tuple):  # fast path: the ABC checks below cost ~1 us each
+    if type(value) in (list, tuple):  # fast path: the ABC checks below are slow per call
         return list(value)
     if isinstance(value, np.ndarray):
         return value.tolist()
@@ -213,6 +213,34 @@ class ENASArch(Architecture):
         edges = [(src, i + 1) for i in range(n) for src in self.layer_inputs(i)]
         edges.append((n, n + 1))
         return DAG(types, tuple(edges))
+
+    @classmethod
+    def from_dag(cls, dag: DAG) -> "ENASArch":
+        """Inverse of :meth:`to_dag`: the architecture whose graph is exactly ``dag``.
+
+        Ops are read off the layer nodes' types and skip bits off the edges
+        into each layer. That read-off alone would accept graphs of no ENAS
+        network (a missing chain edge, a second edge into the output), so the
+        result counts only when its own graph has exactly ``dag``'s edges.
+        """
+        types = dag.node_types
+        if len(types) < 3 or types[0] != INPUT_TYPE or types[-1] != OUTPUT_TYPE:
+            raise _invalid("a graph runs from the input node (type 0) through layers to the output (type 1)",
+                           f"types {types}")
+        if any(not OP_TYPE_OFFSET <= t < len(NODE_TYPES) for t in types[1:-1]):
+            raise _invalid(f"a layer node's type is its op id + {OP_TYPE_OFFSET}", f"types {types}")
+        n = len(types) - 2
+        sources: list[set[int]] = [set() for _ in range(n + 2)]
+        for src, dst in dag.edges:
+            sources[dst].add(src)
+        arch = cls(
+            tuple(t - OP_TYPE_OFFSET for t in types[1:-1]),
+            tuple(tuple(int(j in sources[i + 1]) for j in range(i)) for i in range(n)),
+        )
+        if set(arch.to_dag().edges) != set(dag.edges):
+            raise _invalid("a graph's edges are its layers' chain and skip edges and last layer -> output",
+                           f"edges {dag.edges}")
+        return arch
 
     # -- identity and JSON ----------------------------------------------
 

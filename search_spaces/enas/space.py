@@ -8,12 +8,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from nasframe.core import InvalidArchitecture, SearchSpace
-from search_spaces.enas.arch import NODE_TYPES, OPS, ENASArch, num_skip_bits
-from search_spaces.graph import DAG, dags_to_batch
+from nasframe.core.dag import DAG
+from search_spaces.enas.arch import INPUT_TYPE, NODE_TYPES, OPS, OUTPUT_TYPE, ENASArch, num_skip_bits
 
 if TYPE_CHECKING:
     import torch
-    from torch_geometric.data import Batch
 
 _JSON_KEYS = {"space", "ops", "skips"}
 
@@ -36,6 +35,9 @@ class ENASSpace(SearchSpace[ENASArch]):
 
     name = "enas"
     encodings = ("adjacency", "string")
+    #: D-VAE's vertex types (see :meth:`ENASArch.to_dag`)
+    node_types = NODE_TYPES
+    input_type, output_type = INPUT_TYPE, OUTPUT_TYPE
 
     def __init__(self, num_layers: int = 6) -> None:
         if isinstance(num_layers, bool) or not isinstance(num_layers, int) or num_layers < 1:
@@ -212,13 +214,26 @@ class ENASSpace(SearchSpace[ENASArch]):
         out[rows, self._string_op_offsets + ops] = 1.0
         return out
 
+    # -- graph view and networks ----------------------------------------
+
     def dag(self, arch: ENASArch) -> DAG:
         """D-VAE's graph of ``arch`` (see :meth:`ENASArch.to_dag`)."""
         return self._check_layers(arch).to_dag()
 
-    def to_graph(self, archs: Sequence[ENASArch]) -> "Batch":
-        """PyG batch with D-VAE's node types (:data:`~search_spaces.enas.arch.NODE_TYPES`)."""
-        return dags_to_batch([self.dag(a) for a in archs], len(NODE_TYPES))
+    def from_dag(self, dag: DAG) -> ENASArch:
+        """The architecture whose graph is exactly ``dag`` (:meth:`ENASArch.from_dag`), of this space's layer count."""
+        return self._check_layers(ENASArch.from_dag(dag))
+
+    def max_dag_nodes(self) -> int:
+        return self.num_layers + 2
+
+    def network_options(self, *, channels: int, layers: int, in_channels: int, num_classes: int) -> dict[str, Any]:
+        """Every layer ``channels`` wide, no dropout; ``layers`` is not used.
+
+        An ENAS architecture *is* its sequence of layers, so a recipe's depth
+        cannot change it.
+        """
+        return {"channels": channels, "in_channels": in_channels, "num_classes": num_classes, "dropout": 0.0}
 
     def build_model(self, arch: ENASArch, **config: Any) -> "torch.nn.Module":
         """The ENAS macro network; see :func:`search_spaces.enas.model.build_enas_model`."""

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from nasframe.core import InvalidArchitecture, SearchSpace
-from search_spaces.graph import DAG, dags_to_batch
+from nasframe.core.dag import DAG
 from search_spaces.mnas.arch import (
     EXPANSIONS,
     FIELDS,
@@ -25,15 +25,9 @@ from search_spaces.mnas.arch import (
 
 if TYPE_CHECKING:
     import torch
-    from torch_geometric.data import Batch
 
-#: graph node types: the stem, one type per MBConv (expansion, kernel, se), the head
+#: the MBConv layer kinds (expansion, kernel, se), graph node types 1..12
 LAYER_TYPES = tuple((e, k, se) for e in EXPANSIONS for k in KERNELS for se in SE_CHOICES)
-NODE_TYPES = (
-    "input",
-    *(f"mbconv{e}_k{k}{'_se' if se else ''}" for e, k, se in LAYER_TYPES),
-    "output",
-)
 #: ``onehot`` width of each block: 3 expansions + 2 kernels + its layer choices + 2 se states
 _BLOCK_WIDTHS = [sum(len(values) for values in choices(b)) for b in range(NUM_BLOCKS)]
 _BLOCK_OFFSETS = np.cumsum([0] + _BLOCK_WIDTHS)
@@ -50,6 +44,9 @@ class MnasSpace(SearchSpace[MnasArch]):
 
     name = "mnas"
     encodings = ("onehot", "ordinal")
+    #: the stem, one type per MBConv layer kind of :data:`LAYER_TYPES`, the head
+    node_types = ("input", *(f"mbconv{e}_k{k}{'_se' if se else ''}" for e, k, se in LAYER_TYPES), "output")
+    input_type, output_type = 0, len(LAYER_TYPES) + 1
 
     def __repr__(self) -> str:
         return "MnasSpace()"
@@ -188,15 +185,12 @@ class MnasSpace(SearchSpace[MnasArch]):
         12; stage boundaries (stride, width) are implied by the position in
         the chain, which is fixed by the blocks' layer counts.
         """
-        types = [0]
+        types = [self.input_type]
         for block in arch.blocks:
             layer_type = 1 + LAYER_TYPES.index((block.expansion, block.kernel, block.se))
             types += [layer_type] * block.layers
-        types.append(len(NODE_TYPES) - 1)
+        types.append(self.output_type)
         return DAG(tuple(types), tuple((i, i + 1) for i in range(len(types) - 1)))
-
-    def to_graph(self, archs: Sequence[MnasArch]) -> "Batch":
-        return dags_to_batch([self.dag(a) for a in archs], len(NODE_TYPES))
 
     def build_model(self, arch: MnasArch, **config: Any) -> "torch.nn.Module":
         """The benchmark's network; see :func:`search_spaces.mnas.model.build_mnas_model`
@@ -206,4 +200,4 @@ class MnasSpace(SearchSpace[MnasArch]):
         return build_mnas_model(self.validate(arch), **config)
 
 
-__all__ = ["LAYER_TYPES", "NODE_TYPES", "MnasSpace"]
+__all__ = ["LAYER_TYPES", "MnasSpace"]

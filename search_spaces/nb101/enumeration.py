@@ -51,7 +51,8 @@ from search_spaces.nb101.cell import (
     OUTPUT,
     NB101Cell,
 )
-from search_spaces.nb101.fast_hash import batch_hash, hex_digests
+from search_spaces.nb101.fast_hash import batch_hash
+from search_spaces.nb101.md5 import hex_digests
 
 NUM_CELLS = 423_624
 INDEX_FILE = "nb101_index.npz"
@@ -267,7 +268,7 @@ def build_index(
 
 # -- on-disk form ------------------------------------------------------------------------
 # Compact: a 16-byte digest, a 21-bit edge code and 7 int8 labels per cell
-# (8 MB compressed for the whole space). The 7x7 matrices are rebuilt on load.
+# (docs/SPACES.md gives the file's size). The 7x7 matrices are rebuilt on load.
 # A build killed while writing leaves at most a ``.nb101_index.npz.*.tmp``
 # file next to the index, never a partial index.
 
@@ -337,7 +338,7 @@ def load_index(path: str | Path | None = None, rebuild: bool = False) -> NB101In
     """The index of all 423,624 cells, read from ``path`` or built and saved there first.
 
     ``path`` defaults to ``$NASFRAME_CACHE/nb101_index.npz``. A missing file is
-    built (~10 s, progress on stderr) and written atomically. A
+    built (progress on stderr) and written atomically. A
     corrupt or incomplete file is *not* silently rebuilt: it raises
     :class:`CorruptIndexError` naming the file, since an unexpected bad file
     is worth knowing about; ``rebuild=True`` replaces it. Loaded indexes are

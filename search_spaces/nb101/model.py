@@ -9,8 +9,8 @@ too, since they shape how the network trains.
 
 Construction works on the meta device (``device="meta"`` or inside
 ``with torch.device("meta"):``), which allocates nothing: counting the
-parameters of a 128-channel network then takes about 20 ms instead of
-allocating and initialising 10^7 floats.
+parameters of a full-size network then needs no memory and no
+initialisation of its millions of floats.
 """
 
 from __future__ import annotations
@@ -238,7 +238,7 @@ def build_nb101_model(
     default, so ``with torch.device("meta"):`` works as well. ``"meta"``
     allocates nothing, for counting parameters; passing it here rather than
     through the context manager skips the Python-level dispatch the context
-    adds to every tensor operation (about a third faster to build). Building
+    adds to every tensor operation. Building
     on a GPU directly avoids initialising on the CPU and copying.
     """
     return NB101Network(

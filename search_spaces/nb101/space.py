@@ -7,16 +7,13 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from nasframe.core import InvalidArchitecture, SearchSpace
-from search_spaces.graph import DAG, dags_to_batch
+from nasframe.core.dag import DAG
 from search_spaces.nb101.cell import INPUT, MAX_EDGES, MAX_VERTICES, OPS, OUTPUT, NB101Cell
 
 if TYPE_CHECKING:
     import torch
-    from torch_geometric.data import Batch
 
 NUM_CELLS = 423_624
-#: graph node types: input, the three ops, output
-NODE_TYPES = (INPUT, *OPS, OUTPUT)
 
 
 def padded(cell: NB101Cell, size: int = MAX_VERTICES) -> tuple[np.ndarray, list[str | None]]:
@@ -66,6 +63,9 @@ class NB101Space(SearchSpace[NB101Cell]):
 
     name = "nb101"
     encodings = ("adjacency", "path")
+    #: a cell's vertices are its graph's nodes, typed by op
+    node_types = (INPUT, *OPS, OUTPUT)
+    input_type, output_type = 0, len(OPS) + 1
 
     def __init__(self, sampling: str = "spec", max_vertices: int = MAX_VERTICES, max_edges: int = MAX_EDGES) -> None:
         if sampling not in ("spec", "uniform"):
@@ -260,13 +260,38 @@ class NB101Space(SearchSpace[NB101Cell]):
                 out[row, self._path_offsets[len(path)] + code] = 1.0
         return out
 
+    # -- graph view and networks ----------------------------------------
+
     def dag(self, arch: NB101Cell) -> DAG:
-        types = tuple(NODE_TYPES.index(op) for op in arch.ops)
+        types = tuple(self.node_types.index(op) for op in arch.ops)
         edges = tuple((int(s), int(d)) for s, d in zip(*np.nonzero(arch.adjacency())))
         return DAG(types, edges)
 
-    def to_graph(self, archs: Sequence[NB101Cell]) -> "Batch":
-        return dags_to_batch([self.dag(a) for a in archs], len(NODE_TYPES))
+    def from_dag(self, dag: DAG) -> NB101Cell:
+        """The cell a DAG spells, read as a spec (matrix and ops) and checked by :meth:`validate`.
+
+        So vertices off every input->output path are pruned, exactly as NB101's
+        own API does, and validity here is NB101's validity.
+        """
+        types = dag.node_types
+        if len(types) < 2 or any(not 0 <= t < len(self.node_types) for t in types):
+            raise InvalidArchitecture(
+                "nb101", f"a cell's graph has >= 2 nodes typed 0..{len(self.node_types) - 1}", f"types {types}"
+            )
+        return self.validate({"matrix": dag.adjacency().tolist(), "ops": [self.node_types[t] for t in types]})
+
+    def max_dag_nodes(self) -> int:
+        return self.max_vertices
+
+    def network_options(self, *, channels: int, layers: int, in_channels: int, num_classes: int) -> dict[str, Any]:
+        """Stem width ``channels`` and ``layers`` cells per stack, in NB101's three stacks.
+
+        Two downsamplings as NB101; PyTorch's BN momentum, because the
+        official 0.003 averages over ~300 steps and cheap trainings are
+        shorter than that.
+        """
+        return {"stem_channels": channels, "num_stacks": 3, "cells_per_stack": layers,
+                "in_channels": in_channels, "num_classes": num_classes, "bn_momentum": 0.1}
 
     def build_model(self, arch: NB101Cell, **config: Any) -> "torch.nn.Module":
         """The official NB101 network; see :func:`search_spaces.nb101.model.build_nb101_model`."""

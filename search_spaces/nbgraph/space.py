@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from nasframe.core import InvalidArchitecture, SearchSpace
-from search_spaces.graph import DAG, dags_to_batch
+from nasframe.core.dag import DAG
 from search_spaces.nbgraph.arch import (
     LINKS,
     NUM_NODES,
@@ -21,10 +21,7 @@ from search_spaces.nbgraph.arch import (
 
 if TYPE_CHECKING:
     import torch
-    from torch_geometric.data import Batch
 
-#: graph node types: the input features, the nine operations, the output
-NODE_TYPES = ("input", *OPS, "output")
 #: ``links`` encoding: node i's input as a one-hot over 0..i-1 (1 + 2 + 3 + 4 = 10)
 _LINK_OFFSETS = np.cumsum([0] + [i + 1 for i in range(NUM_NODES)])
 
@@ -50,7 +47,7 @@ class NBGraphSpace(SearchSpace[NBGraphArch]):
     over gcn, sage, arma, fc and skip that the ogbn-proteins table covers.
 
     ``sample`` is uniform over the distinct architectures (the enumeration is
-    cached after the first call, ~0.5 s). ``mutate`` and ``neighbors`` edit
+    built once per process and cached). ``mutate`` and ``neighbors`` edit
     the stored representative: one node's op, or one node's input (any
     earlier node), then canonicalise; an edit may therefore change the shape
     as well, e.g. when a skip node becomes bypassed.
@@ -58,6 +55,9 @@ class NBGraphSpace(SearchSpace[NBGraphArch]):
 
     name = "nbgraph"
     encodings = ("adjacency", "links")
+    #: the input features, the nine operations, the output
+    node_types = ("input", *OPS, "output")
+    input_type, output_type = 0, len(OPS) + 1
 
     def __init__(self, op_set: str = "all") -> None:
         if op_set not in OP_SETS:
@@ -230,13 +230,10 @@ class NBGraphSpace(SearchSpace[NBGraphArch]):
         Edges: ``link[i] -> i + 1`` and every leaf -> output. Node ids are a
         topological order since each node reads an earlier one.
         """
-        types = (0, *(NODE_TYPES.index(op) for op in arch.ops), len(NODE_TYPES) - 1)
+        types = (self.input_type, *(self.node_types.index(op) for op in arch.ops), self.output_type)
         edges = [(source, i + 1) for i, source in enumerate(arch.link)]
         edges += [(leaf, NUM_NODES + 1) for leaf in arch.leaves()]
         return DAG(types, tuple(edges))
-
-    def to_graph(self, archs: Sequence[NBGraphArch]) -> "Batch":
-        return dags_to_batch([self.dag(a) for a in archs], len(NODE_TYPES))
 
     def build_model(self, arch: NBGraphArch, **config: Any) -> "torch.nn.Module":
         """The benchmark's GNN; see :func:`search_spaces.nbgraph.model.build_nbgraph_model`
@@ -247,4 +244,4 @@ class NBGraphSpace(SearchSpace[NBGraphArch]):
         return build_nbgraph_model(self.validate(arch), **config)
 
 
-__all__ = ["NODE_TYPES", "NBGraphSpace"]
+__all__ = ["NBGraphSpace"]

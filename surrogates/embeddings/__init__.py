@@ -20,14 +20,19 @@ Example (300 epochs of the full-size model: minutes on a GPU, long on a CPU)::
     save_model(model, "models/vsgae-nb101", result=result,
                metrics={"reconstruction": reconstruction_accuracy(model, cells[:100])})
 
+Which architectures a model trained on, and which it kept out for judging
+its reconstruction, is an :class:`EmbeddingSplit`, saved in its model card.
+
 Torch and torch-geometric are imported by this package (not by
-``import nasframe``). Spaces plug in through a :class:`GraphCodec`
-(``nb101`` and ``enas`` are built in; see :func:`register_codec`).
+``import nasframe``). A space plugs in through its graph view: ``dag`` and
+``from_dag`` (``nb101`` and ``enas`` read their graphs back).
 """
 
 from surrogates.embeddings.encoder import GatedSumReadout, GraphEncoder, GRUPropagation
-from surrogates.embeddings.graphs import GraphCodec, PaddedGraphs, codec_for, register_codec, reverse_dag
+from surrogates.embeddings.graphs import PaddedGraphs, reverse_dag
 from surrogates.embeddings.metrics import (
+    embedding_report,
+    greedy_reconstruction,
     novelty,
     prediction_quality,
     prior_quality,
@@ -36,28 +41,29 @@ from surrogates.embeddings.metrics import (
     uniqueness,
     validity,
 )
+from surrogates.embeddings.split import EmbeddingSplit
 from surrogates.embeddings.svge import SVGE
 from surrogates.embeddings.train import TrainResult, load_model, save_model, train
 from surrogates.embeddings.vsgae import VSGAE, GraphVAE
 
 __all__ = [
+    "EmbeddingSplit",
     "GRUPropagation",
     "GatedSumReadout",
-    "GraphCodec",
     "GraphEncoder",
     "GraphVAE",
     "PaddedGraphs",
     "SVGE",
     "TrainResult",
     "VSGAE",
-    "codec_for",
+    "embedding_report",
+    "greedy_reconstruction",
     "load_model",
     "novelty",
     "prediction_quality",
     "prior_quality",
     "reconstruction_accuracy",
     "reconstruction_rate",
-    "register_codec",
     "reverse_dag",
     "save_model",
     "train",

@@ -1,11 +1,9 @@
-"""Architectures as typed DAGs and back, and DAG batches as padded tensors.
+"""DAG batches as padded tensors, the layout the graph VAEs train and decode on.
 
 A graph autoencoder reads a space's architectures as the labelled DAGs every
-space already provides (``space.dag``, the view ``to_graph`` batches), and
-must turn the DAGs its decoder writes back into that space's architecture
-type. The first direction is shared code; the second is space-specific, so it
-lives in a small :class:`GraphCodec` per space. A codec also names the node
-types that start and stop generation and the largest graph of the space.
+space provides (``space.dag``, the view ``to_graph`` batches) and turns the
+DAGs its decoder writes back with the space's ``from_dag``; so nothing here
+is space-specific.
 
 :class:`PaddedGraphs` holds a batch as ``(B, N)`` node types and a ``(B, N,
 N)`` adjacency. The sequential decoder works on graph prefixes ("the first
@@ -16,151 +14,13 @@ passing it flattens to the ``edge_index`` / ``batch`` form of torch-geometric.
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
 
-from nasframe.core import Architecture, InvalidArchitecture, SearchSpace
-from search_spaces.graph import DAG
-
-
-# -- codecs -----------------------------------------------------------------------
-
-
-class GraphCodec(ABC):
-    """The two-way map between a space's architectures and its typed DAGs.
-
-    ``to_dag`` is the space's own ``dag`` (the view its graph surrogates see).
-    ``from_dag`` returns the architecture a DAG spells, or ``None`` when the
-    DAG is not one of the space's graphs: a decoder may write anything, and an
-    invalid graph is a normal outcome to count, not an error.
-
-    Attributes
-    ----------
-    type_names:
-        Node-type names, indexed by the integer types of the DAGs.
-    start_type, stop_type:
-        The type of every graph's first node (the input) and of its last node
-        (the output); generation starts with the one and stops at the other.
-    max_nodes:
-        The largest graph of the space, the decoder's default step limit.
-    """
-
-    type_names: tuple[str, ...]
-    start_type: int
-    stop_type: int
-    max_nodes: int
-
-    def __init__(self, space: SearchSpace) -> None:
-        self.space = space
-
-    @property
-    def num_types(self) -> int:
-        return len(self.type_names)
-
-    def to_dag(self, arch: Any) -> DAG:
-        """The architecture's DAG; non-instances are validated by the space first."""
-        if not isinstance(arch, Architecture):
-            arch = self.space.validate(arch)
-        return self.space.dag(arch)  # type: ignore[attr-defined]
-
-    @abstractmethod
-    def from_dag(self, dag: DAG) -> Architecture | None:
-        """The architecture ``dag`` describes, or ``None`` if it describes none."""
-
-
-class NB101Codec(GraphCodec):
-    """NB101 cells: types input, conv3x3, conv1x1, maxpool, output; at most 7 nodes (the space's ``max_vertices``).
-
-    A decoded DAG is read as a spec (matrix and ops) and handed to the space's
-    ``validate``, which prunes vertices off every input->output path exactly
-    like NB101's own API; so validity here is NB101's validity.
-    """
-
-    def __init__(self, space: SearchSpace) -> None:
-        from search_spaces.nb101.space import NODE_TYPES
-
-        super().__init__(space)
-        self.type_names = tuple(NODE_TYPES)
-        self.start_type, self.stop_type = 0, len(NODE_TYPES) - 1
-        self.max_nodes = space.max_vertices  # type: ignore[attr-defined]
-
-    def from_dag(self, dag: DAG) -> Architecture | None:
-        types = dag.node_types
-        if len(types) < 2 or any(not 0 <= t < self.num_types for t in types):
-            return None
-        try:
-            return self.space.validate(
-                {"matrix": dag.adjacency().tolist(), "ops": [self.type_names[t] for t in types]}
-            )
-        except InvalidArchitecture:
-            return None
-
-
-class ENASCodec(GraphCodec):
-    """ENAS macro networks as D-VAE's graphs: input, one node per layer, output.
-
-    A decoded DAG is valid when it is exactly the graph of some architecture
-    of the space (see ``ENASArch.to_dag``): the space's layer count, op types
-    in the middle, every layer fed by its predecessor, the output fed by the
-    last layer only. Skip bits are read off the remaining edges.
-    """
-
-    def __init__(self, space: SearchSpace) -> None:
-        from search_spaces.enas.arch import INPUT_TYPE, NODE_TYPES, OUTPUT_TYPE
-
-        super().__init__(space)
-        self.type_names = tuple(NODE_TYPES)
-        self.start_type, self.stop_type = INPUT_TYPE, OUTPUT_TYPE
-        self.num_layers = int(space.num_layers)  # type: ignore[attr-defined]
-        self.max_nodes = self.num_layers + 2
-
-    def from_dag(self, dag: DAG) -> Architecture | None:
-        from search_spaces.enas.arch import OP_TYPE_OFFSET, ENASArch
-
-        types = dag.node_types
-        n = len(types) - 2
-        if n != self.num_layers or types[0] != self.start_type or types[-1] != self.stop_type:
-            return None
-        if any(not OP_TYPE_OFFSET <= t < self.num_types for t in types[1:-1]):
-            return None
-        sources: list[set[int]] = [set() for _ in range(n + 2)]
-        for src, dst in dag.edges:
-            sources[dst].add(src)
-        try:
-            arch = ENASArch(
-                tuple(t - OP_TYPE_OFFSET for t in types[1:-1]),
-                tuple(tuple(int(j in sources[i + 1]) for j in range(i)) for i in range(n)),
-            )
-        except InvalidArchitecture:
-            return None
-        # the read-off is lenient (it ignores missing chain edges, extra output edges):
-        # the graph is valid only when it is exactly the architecture's graph
-        if set(arch.to_dag().edges) != set(dag.edges):
-            return None
-        return arch
-
-
-_CODECS: dict[str, Callable[[SearchSpace], GraphCodec]] = {"nb101": NB101Codec, "enas": ENASCodec}
-
-
-def register_codec(space_name: str, factory: Callable[[SearchSpace], GraphCodec]) -> None:
-    """Make graph embeddings available for another space (``factory(space) -> codec``)."""
-    _CODECS[space_name] = factory
-
-
-def codec_for(space: SearchSpace) -> GraphCodec:
-    """The codec of ``space``; a clear error for spaces without one."""
-    factory = _CODECS.get(space.name)
-    if factory is None:
-        raise KeyError(
-            f"no graph codec for space {space.name!r} (have: {', '.join(sorted(_CODECS))}); "
-            "add one with surrogates.embeddings.register_codec"
-        )
-    return factory(space)
+from nasframe.core.dag import DAG
 
 
 def reverse_dag(dag: DAG) -> DAG:
@@ -290,14 +150,4 @@ def batch_vector(count: int, width: int, device: torch.device | str) -> torch.Te
     return torch.arange(count, device=device).repeat_interleave(width)
 
 
-__all__ = [
-    "ENASCodec",
-    "GraphCodec",
-    "NB101Codec",
-    "PaddedGraphs",
-    "batch_vector",
-    "codec_for",
-    "dense_edge_index",
-    "register_codec",
-    "reverse_dag",
-]
+__all__ = ["PaddedGraphs", "batch_vector", "dense_edge_index", "reverse_dag"]

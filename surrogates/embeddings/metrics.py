@@ -109,21 +109,57 @@ def reconstruction_accuracy(
     return reconstruction_rate(model.space, archs, grouped)
 
 
+def greedy_reconstruction(model: "GraphVAE", archs: Sequence[Architecture]) -> float:
+    """Share of ``archs`` decoded back from their latent mean by argmax decoding (the deterministic variant)."""
+    return reconstruction_rate(model.space, archs, [[d] for d in model.decode(model.encode(archs))])
+
+
 def prior_quality(
     model: "GraphVAE",
     n: int = 1000,
     *,
-    train: Iterable[Architecture] | Iterable[str] = (),
+    train: Iterable[Architecture] | Iterable[str] | None = (),
     seed: int = 0,
-) -> dict[str, float]:
-    """Validity, uniqueness and novelty (against ``train``, architectures or hashes) of ``n`` prior samples."""
+) -> dict[str, float | None]:
+    """Validity, uniqueness and novelty (against ``train``, architectures or hashes) of ``n`` prior samples.
+
+    ``train=None``: the training data is unknown, and novelty is ``None``.
+    """
     samples = model.sample_prior(n, seed=seed)
-    train = list(train)
+    quality: dict[str, float | None] = {"validity": validity(samples), "uniqueness": uniqueness(model.space, samples)}
+    if train is None:
+        return {**quality, "novelty": None}
     hashes = [t if isinstance(t, str) else model.space.canonical_hash(t) for t in train]
+    return {**quality, "novelty": novelty(model.space, samples, hashes)}
+
+
+def embedding_report(
+    model: "GraphVAE",
+    heldout: Sequence[Architecture],
+    train: Iterable[Architecture] | Iterable[str] | None,
+    *,
+    samples: int = 1000,
+    encodings: int = 10,
+    decodings: int = 10,
+    seed: int = 0,
+) -> dict[str, object]:
+    """Every quality measure of a saved model (``model.card`` set), as ``nasframe embed evaluate`` reports it.
+
+    Reconstruction of ``heldout`` (the papers' ``encodings`` x ``decodings``
+    and the greedy variant) and :func:`prior_quality` of ``samples`` prior
+    samples against ``train`` (``None`` where unknown).
+    """
+    card = model.card
     return {
-        "validity": validity(samples),
-        "uniqueness": uniqueness(model.space, samples),
-        "novelty": novelty(model.space, samples, hashes),
+        "model": card["kind"],
+        "space": card["space"],
+        "epochs": card.get("epochs"),
+        "heldout": len(heldout),
+        "reconstruction_accuracy": reconstruction_accuracy(model, heldout, n_encode=encodings, n_decode=decodings,
+                                                           seed=seed),
+        "greedy_reconstruction": greedy_reconstruction(model, heldout),
+        "samples": samples,
+        **prior_quality(model, samples, train=train, seed=seed),
     }
 
 
@@ -138,6 +174,8 @@ def prediction_quality(y_true: Sequence[float], y_pred: Sequence[float]) -> dict
 
 
 __all__ = [
+    "embedding_report",
+    "greedy_reconstruction",
     "novelty",
     "prediction_quality",
     "prior_quality",

@@ -97,16 +97,16 @@ class SVGE(GraphVAE):
         }
 
     def _build(self) -> None:
-        codec = self.codec
-        self.forward_encoder = GraphEncoder(codec.num_types, self.hidden, self.layers, directions="forward")
-        self.backward_encoder = GraphEncoder(codec.num_types, self.hidden, self.layers, directions="backward")
+        space = self.space
+        self.forward_encoder = GraphEncoder(len(space.node_types), self.hidden, self.layers, directions="forward")
+        self.backward_encoder = GraphEncoder(len(space.node_types), self.hidden, self.layers, directions="backward")
         self.mean_head = nn.Linear(2 * self.hidden, self.latent)
         self.logvar_head = nn.Linear(2 * self.hidden, self.latent)
         self.forward_decoder = SequentialGraphDecoder(
-            codec.num_types, codec.start_type, codec.stop_type, self.latent, self.hidden, self.layers
+            len(space.node_types), space.input_type, space.output_type, self.latent, self.hidden, self.layers
         )
         self.backward_decoder = SequentialGraphDecoder(
-            codec.num_types, codec.stop_type, codec.start_type, self.latent, self.hidden, self.layers
+            len(space.node_types), space.output_type, space.input_type, self.latent, self.hidden, self.layers
         )
         self.predictor = halving_mlp(self.latent, self.predictor_layers)
         self.register_buffer("y_shift", torch.zeros(()))

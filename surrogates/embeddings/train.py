@@ -126,15 +126,7 @@ def train(
     if len(archs) == 0:
         raise ValueError("no architectures to train on")
     archs = [a if isinstance(a, Architecture) else model.space.validate(a) for a in archs]
-    targets: np.ndarray | None = None
-    if y is not None:
-        if not isinstance(model, SVGE):
-            raise ValueError(f"{type(model).__name__} has no predictor; train it without targets")
-        targets = np.asarray(y, dtype=np.float64)
-        if targets.shape != (len(archs),):
-            raise ValueError(f"got {len(archs)} architectures but targets of shape {targets.shape}")
-        if not np.isfinite(targets).any():
-            raise ValueError("targets are all NaN; pass y=None to train the VAE alone")
+    targets = None if y is None else _targets(model, len(archs), y)
     settings = {"batch_size": batch_size, "lr": lr, "weight_decay": weight_decay, "seed": seed}
     device = model.device
     graphs = model.graphs(archs)
@@ -156,19 +148,7 @@ def train(
     stopped = False
     with torch_threads(threads) if threads is not None else contextlib.nullcontext():
         for epoch in range(start, epochs):
-            model.train()
-            sums: dict[str, float] = {}
-            counts: dict[str, int] = {}
-            for rows in _batches(rng.permutation(len(graphs)), batch_size):
-                batch_y = None if y_tensor is None else y_tensor[torch.as_tensor(rows, device=device)]
-                parts = model.loss(graphs.select(rows), batch_y, generator=generator)
-                optimiser.zero_grad(set_to_none=True)
-                parts["loss"].backward()
-                optimiser.step()
-                for key, value in parts.items():
-                    sums[key] = sums.get(key, 0.0) + float(value.detach()) * len(rows)
-                    counts[key] = counts.get(key, 0) + len(rows)
-            stats = {key: sums[key] / counts[key] for key in sums}
+            stats = _epoch(model, graphs, y_tensor, optimiser, rng.permutation(len(graphs)), batch_size, generator)
             history.append({"epoch": epoch + 1, **stats})
             if path is not None:
                 _save_checkpoint(path, fingerprint, epoch + 1, history, model, optimiser, rng, generator)
@@ -177,6 +157,36 @@ def train(
                 break
     model.eval()
     return TrainResult(len(history), start, history, settings, stopped)
+
+
+def _targets(model: GraphVAE, count: int, y: Sequence[float] | np.ndarray) -> np.ndarray:
+    """``y`` as float64 targets of ``count`` architectures; only SVGe has a predictor to learn them."""
+    if not isinstance(model, SVGE):
+        raise ValueError(f"{type(model).__name__} has no predictor; train it without targets")
+    targets = np.asarray(y, dtype=np.float64)
+    if targets.shape != (count,):
+        raise ValueError(f"got {count} architectures but targets of shape {targets.shape}")
+    if not np.isfinite(targets).any():
+        raise ValueError("targets are all NaN; pass y=None to train the VAE alone")
+    return targets
+
+
+def _epoch(model: GraphVAE, graphs: Any, y: torch.Tensor | None, optimiser: torch.optim.Optimizer,
+           order: np.ndarray, batch_size: int, generator: torch.Generator) -> dict[str, float]:
+    """One pass over the graphs in ``order``, in mini-batches; the epoch means of the loss parts."""
+    model.train()
+    sums: dict[str, float] = {}
+    counts: dict[str, int] = {}
+    for rows in _batches(order, batch_size):
+        batch_y = None if y is None else y[torch.as_tensor(rows, device=model.device)]
+        parts = model.loss(graphs.select(rows), batch_y, generator=generator)
+        optimiser.zero_grad(set_to_none=True)
+        parts["loss"].backward()
+        optimiser.step()
+        for key, value in parts.items():
+            sums[key] = sums.get(key, 0.0) + float(value.detach()) * len(rows)
+            counts[key] = counts.get(key, 0) + len(rows)
+    return {key: sums[key] / counts[key] for key in sums}
 
 
 def _save_checkpoint(

@@ -12,7 +12,7 @@ node (:mod:`surrogates.embeddings.decoder`). It is trained on
 the prior, so prior samples decode to plausible graphs.
 
 :class:`GraphVAE` holds what VS-GAE and SVGe share: turning architectures into
-padded graph batches through the space's codec, the reparameterised loss,
+padded graph batches through the space's graph view, the reparameterised loss,
 batched encoding and decoding back to the space's architecture type (an
 invalid graph decodes to ``None``), prior sampling, and the hyper-parameters
 a model card records.
@@ -27,10 +27,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from nasframe.core import Architecture, SearchSpace
+from nasframe.core import Architecture, InvalidArchitecture, SearchSpace
+from nasframe.core.dag import DAG
 from surrogates.embeddings.decoder import SequentialGraphDecoder
 from surrogates.embeddings.encoder import GraphEncoder
-from surrogates.embeddings.graphs import GraphCodec, PaddedGraphs, codec_for
+from surrogates.embeddings.graphs import PaddedGraphs
 
 #: how many graphs encode/decode handle per forward pass
 _CHUNK = 1024
@@ -39,6 +40,14 @@ _CHUNK = 1024
 def gaussian_kl(mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """``KL(N(mean, exp(logvar)) || N(0, I))`` per row, summed over latent dimensions."""
     return 0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar).sum(dim=-1)
+
+
+def _read_back(space: SearchSpace, dag: DAG) -> Architecture | None:
+    """The architecture a decoded graph spells; ``None`` for one the space rejects (an outcome to count)."""
+    try:
+        return space.from_dag(dag)
+    except InvalidArchitecture:
+        return None
 
 
 def _seed_value(seed: int | None) -> int:
@@ -51,7 +60,7 @@ class GraphVAE(nn.Module, ABC):
     Parameters
     ----------
     space:
-        The search space; it needs a graph codec (:func:`codec_for`).
+        The search space; its graph view must read back (``SearchSpace.from_dag``).
     latent:
         Latent size (56 in VS-GAE and SVGe).
     hidden:
@@ -82,7 +91,6 @@ class GraphVAE(nn.Module, ABC):
         max_nodes: int | None = None,
         seed: int = 0,
         device: torch.device | str = "cpu",
-        codec: GraphCodec | None = None,
     ) -> None:
         super().__init__()
         if latent < 1 or hidden < 1 or layers < 1:
@@ -90,9 +98,9 @@ class GraphVAE(nn.Module, ABC):
         if beta < 0:
             raise ValueError(f"beta must be >= 0, got {beta}")
         self.space = space
-        self.codec = codec or codec_for(space)
         self.latent, self.hidden, self.layers, self.beta = int(latent), int(hidden), int(layers), float(beta)
-        self.max_nodes = int(max_nodes or self.codec.max_nodes)
+        largest = space.max_dag_nodes()  # raises for a space whose graphs cannot be read back
+        self.max_nodes = int(max_nodes or largest)
         if self.max_nodes < 2:
             raise ValueError(f"max_nodes must be >= 2, got {self.max_nodes}")
         self.seed = int(seed)
@@ -138,7 +146,7 @@ class GraphVAE(nn.Module, ABC):
 
     def graphs(self, archs: Sequence[Any]) -> PaddedGraphs:
         """``archs`` (instances or specs the space validates) as a padded batch on the model's device."""
-        dags = [self.codec.to_dag(a) for a in archs]
+        dags = [self.space.dag(a if isinstance(a, Architecture) else self.space.validate(a)) for a in archs]
         width = max([self.max_nodes, *(len(d.node_types) for d in dags)])
         return PaddedGraphs.from_dags(dags, width, self.device)
 
@@ -219,12 +227,12 @@ class GraphVAE(nn.Module, ABC):
 
         Greedy unless ``stochastic`` (then types and edges are sampled, seeded
         by ``seed``). A graph is invalid when it does not stop within
-        ``max_nodes`` nodes or the space's codec rejects it.
+        ``max_nodes`` nodes or the space's ``from_dag`` rejects it.
         """
         graphs, done = self.decode_graphs(z, stochastic=stochastic, seed=seed, max_nodes=max_nodes)
         out: list[Architecture | None] = []
         for dag, finished in zip(graphs.to_dags(), done.cpu().tolist()):
-            out.append(self.codec.from_dag(dag) if finished else None)
+            out.append(_read_back(self.space, dag) if finished else None)
         return out
 
     def decode_graphs(
@@ -287,12 +295,12 @@ class VSGAE(GraphVAE):
     kind = "vsgae"
 
     def _build(self) -> None:
-        codec = self.codec
-        self.encoder = GraphEncoder(codec.num_types, self.hidden, self.layers, directions="both")
+        space = self.space
+        self.encoder = GraphEncoder(len(space.node_types), self.hidden, self.layers, directions="both")
         self.mean_head = nn.Linear(self.hidden, self.latent)
         self.logvar_head = nn.Linear(self.hidden, self.latent)
         self.decoder = SequentialGraphDecoder(
-            codec.num_types, codec.start_type, codec.stop_type, self.latent, self.hidden, self.layers
+            len(space.node_types), space.input_type, space.output_type, self.latent, self.hidden, self.layers
         )
 
     def _encode(self, graphs: PaddedGraphs) -> tuple[torch.Tensor, torch.Tensor]:

@@ -6,7 +6,7 @@ and test regret against simulated wall-clock seconds of training, up to
 train-time model gives every query a simulated cost, so both can be read at
 the same simulated time::
 
-    python -m benchmarks.peer_results --store results/nb101/store --peer ../shared/data/peer_results
+    python scripts/peer_results.py --store results/nb101/store --peer ../shared/data/peer_results
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--peer", type=Path, required=True, help="the peer_results folder")
     args = parser.parse_args(argv)
     import benchmarks
-    from nasframe.experiment import regret
+    from nasframe.analysis import regret
     from nasframe.store import ResultStore
 
     frame = ResultStore(args.store).load()

@@ -3,12 +3,13 @@
 Both come from the real data of the shared kit (``../shared/data``), which
 is never shipped: only the fitted models are, in ``benchmarks/models/``.
 
-    python -m benchmarks.recipes --data ../shared/data --table    # every family, held-out table
-    python -m benchmarks.recipes --data ../shared/data --ship     # refit the shipped models
+    python -m benchmarks.shipping --data ../shared/data --table    # every family, held-out table
+    python -m benchmarks.shipping --data ../shared/data --ship     # refit the shipped models
 
-A recipe fixes the data file, its loader, the fidelity, the split and the
-surrogate configuration, so the numbers in the docs and the models in the
-package are reproducible from this file alone.
+A :class:`ShippingPlan` fixes the data file, its loader, the fidelity, the
+split and the surrogate configuration, so the numbers in the docs and the
+models in the package are reproducible from this file alone. (A *training*
+recipe is another thing: :class:`nasframe.tasks.Recipe`.)
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ TABLE_FAMILIES = ("xgb", "lgb", "rf", "gin")
 
 
 @dataclass(frozen=True)
-class Recipe:
+class ShippingPlan:
+    """How one shipped benchmark and its row of the comparison table are fitted."""
+
     name: str
     #: file under the data kit, and its format for :func:`benchmarks.load_results`
     data: str
@@ -44,12 +47,12 @@ class Recipe:
     table_params: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-#: half the default rounds at twice the rate: the same held-out tau on NB101 (0.769 vs 0.768,
-#: docs/PERFORMANCE.md) at half the size on disk
+#: half the default rounds at twice the rate: the same held-out tau at half the size on disk
+#: (the trade-off table of docs/PERFORMANCE.md)
 SHIPPED_XGB = {"n_estimators": 150, "learning_rate": 0.1}
 
-RECIPES = {
-    "nb101": Recipe(
+PLANS = {
+    "nb101": ShippingPlan(
         name="nb101",
         data="nb101/nb101_by_hash_part_a.json",
         format="nb101-json",
@@ -57,87 +60,87 @@ RECIPES = {
         split=(0.8, 0.1, 0.1),
         ship=("gin",),
         params={"gin": {"epochs": 30}},
-        members=5,  # half the members of the table: 2x the query rate for the noise model's spread
+        members=5,  # half the members of the table: twice the query rate, the same spread for the noise
         table_params={"gin": {"epochs": 30}},
     ),
-    "enas": Recipe(
+    "enas": ShippingPlan(
         name="enas",
         data="enas/enas6_dvae_weight_sharing.txt",
         format="dvae",
         epochs=None,
         split=(0.9, 0.0, 0.1),  # D-VAE's 90/10 (after its 1,000-line burn-in)
-        ship=("xgb",),  # ranks like the GIN here (tau 0.878 vs 0.883) at twice the query rate
+        ship=("xgb",),  # ranks like the GIN here at twice its query rate (docs/SURROGATES.md)
         params={"xgb": SHIPPED_XGB},
         table_params={"gin": {"epochs": 30}},
     ),
-    "nb301": Recipe(
+    "nb301": ShippingPlan(
         name="nb301",
         data="darts/naslib_zc_nasbench301.json",
         format="naslib-darts",
         epochs=None,
         split=(0.8, 0.1, 0.1),
-        ship=("xgb",),  # the GIN ranks better (0.777 vs 0.661) but answers only ~1,500/s on 30-node graphs
+        ship=("xgb",),  # the GIN ranks better but is slow on 30-node graphs (docs/SURROGATES.md)
         params={"xgb": SHIPPED_XGB},
     ),
 }
 
 
-def _results(recipe: Recipe, data_dir: Path):
-    path = data_dir / recipe.data
+def _results(plan: ShippingPlan, data_dir: Path):
+    path = data_dir / plan.data
     if not path.is_file():
-        raise FileNotFoundError(f"recipe {recipe.name!r} needs {path} (the shared data kit)")
-    return load_results(path, recipe.format)
+        raise FileNotFoundError(f"benchmark {plan.name!r} needs {path} (the shared data kit)")
+    return load_results(path, plan.format)
 
 
-def table(recipe: Recipe, data_dir: Path, members: int = 10) -> pd.DataFrame:
+def table(plan: ShippingPlan, data_dir: Path, members: int = 10) -> pd.DataFrame:
     """Held-out metrics of every family and their pooled ensemble on one dataset."""
-    results = _results(recipe, data_dir)
+    results = _results(plan, data_dir)
     start = time.perf_counter()
     built = build_benchmark(
-        results, name=recipe.name, surrogates=TABLE_FAMILIES, members=members,
-        params=recipe.table_params, epochs=recipe.epochs, split=recipe.split, auxiliary=False,
-        format=recipe.format,
+        results, name=plan.name, surrogates=TABLE_FAMILIES, members=members,
+        params=plan.table_params, epochs=plan.epochs, split=plan.split, auxiliary=False,
+        format=plan.format,
     )
-    report = built.report.assign(dataset=recipe.name, n_train=built.benchmark.card["split"]["train"],
+    report = built.report.assign(dataset=plan.name, n_train=built.benchmark.card["split"]["train"],
                                  n_test=built.benchmark.card["split"]["test"])
-    print(f"[{recipe.name}] table fitted in {time.perf_counter() - start:.0f} s")
+    print(f"[{plan.name}] table fitted in {time.perf_counter() - start:.0f} s")
     return report
 
 
-def ship(recipe: Recipe, data_dir: Path, out: Path = MODELS) -> Path:
+def ship(plan: ShippingPlan, data_dir: Path, out: Path = MODELS) -> Path:
     """Fit the shipped configuration, record its optimum and save it as ``out/<name>``."""
-    results = _results(recipe, data_dir)
+    results = _results(plan, data_dir)
     built = build_benchmark(
-        results, name=recipe.name, surrogates=recipe.ship, members=recipe.members,
-        params=recipe.params, epochs=recipe.epochs, split=recipe.split, format=recipe.format,
+        results, name=plan.name, surrogates=plan.ship, members=plan.members,
+        params=plan.params, epochs=plan.epochs, split=plan.split, format=plan.format,
     )
     print(built.report.to_string(index=False))
-    if recipe.name == "nb101":  # small enough to score every cell: the exact optimum
+    if plan.name == "nb101":  # small enough to score every cell: the exact optimum
         from search_spaces.nb101.enumeration import load_index
 
         index = load_index()
         record_optimum(built.benchmark, index.cells(range(len(index))), "all 423,624 NB101 cells")
     else:
         record_optimum(built.benchmark, list(results.archs.values()), "architectures of the data (a lower bound)")
-    return built.benchmark.save(out / recipe.name)
+    return built.benchmark.save(out / plan.name)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, required=True, help="the shared data kit folder")
-    parser.add_argument("--only", choices=sorted(RECIPES), action="append", help="limit to these recipes")
+    parser.add_argument("--only", choices=sorted(PLANS), action="append", help="limit to these benchmarks")
     parser.add_argument("--table", action="store_true", help="print the held-out comparison table")
     parser.add_argument("--ship", action="store_true", help="refit and save the shipped models")
     parser.add_argument("--members", type=int, default=10, help="ensemble members per family in the table")
     args = parser.parse_args(argv)
-    chosen = [RECIPES[n] for n in (args.only or sorted(RECIPES))]
+    chosen = [PLANS[n] for n in (args.only or sorted(PLANS))]
     if args.table:
         frames = [table(r, args.data, args.members) for r in chosen]
         columns = ["dataset", "model", "r2", "kendall_tau", "sparse_kendall_tau", "spearman", "n_train", "n_test"]
         print(pd.concat(frames)[columns].to_markdown(index=False, floatfmt=".3f"))
     if args.ship:
-        for recipe in chosen:
-            print(f"[{recipe.name}] saved to {ship(recipe, args.data)}")
+        for plan in chosen:
+            print(f"[{plan.name}] saved to {ship(plan, args.data)}")
 
 
 if __name__ == "__main__":

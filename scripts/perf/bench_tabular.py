@@ -5,7 +5,7 @@ compute ``valid_hash()`` and index the dict ``light_read(dataset)`` returns,
 one architecture at a time. nasframe answers the same architectures (same
 hashes, same numbers, checked) in one batched ``query``; both include hashing::
 
-    python benchmarks/perf/bench_tabular.py --dataset cora --n 1000000
+    python scripts/perf/bench_tabular.py --dataset cora --n 1000000
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Does a graph predictor extrapolate to larger cells? Checked where the answer is known.
 
-    python benchmarks/studies/extrapolation_nb101.py --seeds 3 --out runs/extrapolation.json
+    python scripts/studies/extrapolation_nb101.py --seeds 3 --out runs/extrapolation.json
 
 No benchmark has labels for 8-vertex NB101 cells, so the question is asked
 one size down, on real data: predictors are fitted on the cells of
@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.studies.embedding_predictors import SHARED, nb101_labelled, record
+from embedding_predictors import SHARED, nb101_labelled, record
 
 
 def main() -> None:

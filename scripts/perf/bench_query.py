@@ -8,8 +8,8 @@ XGBoost ensembles of several sizes on NB101 (shared data kit) and reports
 quality (held-out Kendall tau), size on disk and throughput: the
 fidelity/throughput trade-off behind the shipped configuration::
 
-    python benchmarks/perf/bench_query.py                                # shipped only
-    python benchmarks/perf/bench_query.py --data ../shared/data --tradeoff
+    python scripts/perf/bench_query.py                                # shipped only
+    python scripts/perf/bench_query.py --data ../shared/data --tradeoff
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import numpy as np
 
 import benchmarks
 from benchmarks.build import build_benchmark, split_results
-from benchmarks.recipes import RECIPES
+from benchmarks.shipping import PLANS
 from surrogates.metrics import kendall_tau, sparse_kendall_tau
 
 #: (label, family, members, params): the NB301-shaped reference first
@@ -71,9 +71,9 @@ def shipped(n: int, n_single: int) -> None:
 
 
 def tradeoff(data: Path, n: int, n_single: int) -> None:
-    recipe = RECIPES["nb101"]
-    results = benchmarks.load_results(data / recipe.data, recipe.format)
-    part = split_results(results, recipe.epochs, recipe.split)
+    plan = PLANS["nb101"]
+    results = benchmarks.load_results(data / plan.data, plan.format)
+    part = split_results(results, plan.epochs, plan.split)
     test_archs, test_y = part.pick(part.test), part.y[part.test]
     archs = results.space.sample(np.random.default_rng(0), n)
     print("| configuration | Kendall tau | sparse tau | size (gz) | fit s | batched archs/s | one-at-a-time ms | speed-up |")
@@ -81,7 +81,7 @@ def tradeoff(data: Path, n: int, n_single: int) -> None:
     for label, family, members, params in TRADEOFF:
         start = time.perf_counter()
         built = build_benchmark(results, name="tradeoff", surrogates=[family], members=members,
-                                params={family: params}, epochs=recipe.epochs, split=recipe.split, auxiliary=False)
+                                params={family: params}, epochs=plan.epochs, split=plan.split, auxiliary=False)
         fit = time.perf_counter() - start
         bench = built.benchmark
         predicted = bench.models["val_accuracy"].predict(test_archs)[0]

@@ -1,7 +1,7 @@
 """Trainer throughput against a plain hand-written PyTorch loop on the same model and data.
 
-    python benchmarks/perf/bench_trainer.py --task fashion-mnist --archs 3 --repeats 3
-    python benchmarks/perf/bench_trainer.py --device cuda --precision 16 --data-fraction 1   # on a GPU
+    python scripts/perf/bench_trainer.py --task fashion-mnist --archs 3 --repeats 3
+    python scripts/perf/bench_trainer.py --device cuda --precision 16 --data-fraction 1   # on a GPU
 
 Both sides train the same freshly built network (same seed) for one epoch
 over the same training images at batch size 128: the plain loop on

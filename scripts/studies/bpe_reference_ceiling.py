@@ -1,6 +1,6 @@
 """How well does the *full* recipe rank like itself? The ceiling any BPE's correlation is held to.
 
-    python benchmarks/studies/bpe_reference_ceiling.py --out runs/bpe --replicates 2
+    python scripts/studies/bpe_reference_ceiling.py --out runs/bpe --replicates 2
 
 Re-trains the reference architectures of a ``nasframe bpe search`` study
 with the full recipe and other training seeds (stored in the study folder

@@ -4,8 +4,8 @@ Cells are drawn uniformly from the enumerated space (mostly 7 vertices, like
 real NB101 data); both implementations hash the very same inputs and must
 agree on every cell::
 
-    python benchmarks/perf/bench_nb101_hash.py --n 20000
-    python benchmarks/perf/bench_nb101_hash.py --n 0 --enumeration   # full build only
+    python scripts/perf/bench_nb101_hash.py --n 20000
+    python scripts/perf/bench_nb101_hash.py --n 0 --enumeration   # full build only
 """
 
 from __future__ import annotations

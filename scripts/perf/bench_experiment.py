@@ -7,8 +7,8 @@ hashing, history; searcher and evaluator time excluded, as
 ``History.timings`` measures them). Part 2 runs the same cheap searchers once
 in this process and once on Ray and reports the ratio::
 
-    python benchmarks/perf/bench_experiment.py --seeds 20 --budget 300
-    python benchmarks/perf/bench_experiment.py --seeds 20 --budget 300 --speedup-only
+    python scripts/perf/bench_experiment.py --seeds 20 --budget 300
+    python scripts/perf/bench_experiment.py --seeds 20 --budget 300 --speedup-only
 
 Run it inside the loopback-only namespace like every Ray run of this project.
 """

@@ -1,8 +1,8 @@
 """Performance predictors from graph embeddings next to the tree and GIN surrogates, on one split.
 
-    python benchmarks/studies/embedding_predictors.py --space nb101 --train 1000 --seeds 3 \\
+    python scripts/studies/embedding_predictors.py --space nb101 --train 1000 --seeds 3 \\
         --pretrained models/vsgae-nb101 --svge models/svge-nb101 --out runs/predictors-nb101.json
-    python benchmarks/studies/embedding_predictors.py --space enas --pretrained models/vsgae-enas \\
+    python scripts/studies/embedding_predictors.py --space enas --pretrained models/vsgae-enas \\
         --out runs/predictors-enas.json
 
 The issue's two settings (docs/EMBEDDINGS.md):
@@ -44,7 +44,7 @@ TREES = ("xgb", "lgb", "rf")
 
 def nb101_labelled(data: Path) -> tuple[Any, list, np.ndarray]:
     """``(space, cells, y)``: the cells of ``nb101_by_hash_part_a.json``, 108-epoch validation accuracy."""
-    from benchmarks.loaders.nb101 import load_nb101_json
+    from benchmarks.loaders.nb101_json import load_nb101_json
 
     results = load_nb101_json(data / "nb101" / "nb101_by_hash_part_a.json")
     frame = results.at(108)
@@ -71,7 +71,7 @@ def record(path: Path, row: dict[str, Any]) -> None:
 
 def nb101_file_split(path: Path, labelled: tuple[Any, list, np.ndarray]) -> Split:
     """Train on the cells of an NB101 JSON file, test on those of :func:`nb101_labelled`'s it does not hold."""
-    from benchmarks.loaders.nb101 import load_nb101_json
+    from benchmarks.loaders.nb101_json import load_nb101_json
 
     results = load_nb101_json(path)
     frame = results.at()

@@ -1,7 +1,11 @@
-"""Architectures as labelled DAGs, the common currency of graph surrogates.
+"""An architecture's graph view: node types plus directed edges.
 
-Every space describes an architecture as node types plus directed edges
-(``DAG``); this module turns a list of them into one torch-geometric batch.
+Every space can describe its architectures as a labelled DAG, which is all a
+graph model (a GNN surrogate, a graph autoencoder) needs to know of a space.
+The type is plain numpy so the :class:`~nasframe.core.space.SearchSpace`
+contract can name it without pulling torch into ``nasframe.core``;
+:func:`dags_to_batch` (what the default ``SearchSpace.to_graph`` returns)
+imports torch-geometric inside the function, so only its callers pay for it.
 Node features are one-hot types so that a GNN needs no space-specific code.
 """
 
@@ -18,12 +22,13 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class DAG:
-    """Node types (ints in ``[0, num_types)``) in topological order, and edges."""
+    """Node types (indices into the space's ``node_types``) in topological order, and edges ``(src, dst)``."""
 
     node_types: tuple[int, ...]
     edges: tuple[tuple[int, int], ...]
 
     def adjacency(self) -> np.ndarray:
+        """The ``(n, n)`` 0/1 matrix with ``[src, dst] = 1`` for every edge."""
         n = len(self.node_types)
         matrix = np.zeros((n, n), dtype=np.int8)
         for src, dst in self.edges:
@@ -31,11 +36,15 @@ class DAG:
         return matrix
 
 
+__all__ = ["DAG"]
+
+
 def dags_to_batch(dags: Sequence[DAG], num_types: int) -> "Batch":
     """One PyG ``Batch``: ``x`` one-hot types, ``node_type``, ``edge_index``.
 
     Built with one concatenation instead of ``Batch.from_data_list`` over
-    per-graph ``Data`` objects, which costs tens of microseconds per graph.
+    per-graph ``Data`` objects, whose Python overhead per graph would dominate
+    the cost of batching thousands of small graphs.
     """
     import torch
     from torch_geometric.data import Batch

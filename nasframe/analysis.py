@@ -1,0 +1,207 @@
+"""What search runs found: the optimum, regret curves, the final-regret table and the plots.
+
+One place for them, so a single ``nasframe search``, an :class:`~nasframe.experiment.Experiment`
+and ``nasframe compare`` measure regret the same way:
+
+    curves = regret(experiment.results(), "nbgraph-cora")   # per run and step
+    table = regret_table(curves)                              # per benchmark and searcher
+    plot_regret(curves, "nbgraph-cora", "regret.png")
+
+Plots are written to files with matplotlib's Agg backend (servers have no display).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+#: columns of :func:`regret`
+REGRET_COLUMNS = (
+    "run_key", "searcher", "benchmark", "seed", "step", "best_val_accuracy", "incumbent_val_accuracy", "optimum",
+    "regret",
+)
+
+
+def optimum(bench: Any) -> float | None:
+    """The validation accuracy regret is measured against, or ``None`` where unknown.
+
+    Tabular benchmarks: the best mean validation accuracy of the table
+    (``bench.best()``; exact). Surrogate benchmarks: the best predicted mean
+    recorded in the benchmark's card when it was built
+    (``benchmarks.build.record_optimum``: over every cell for NB101, over the
+    architectures of the training data otherwise, a lower bound of the true
+    optimum). A benchmark with neither has no optimum; :func:`regret` then
+    reports the best value found only.
+
+    Searches see noisy answers (one training run of a table with repeats, a
+    draw around the surrogate mean) while the optimum is a mean, and a
+    lower-bound optimum can be beaten: regret can dip slightly below zero.
+    """
+    find = getattr(bench, "optimum", None)
+    if callable(find):
+        found = find()
+        if found is not None:
+            return float(found[1])
+    best = getattr(bench, "best", None)
+    if callable(best):
+        return float(best()[1])
+    return None
+
+
+def regret(frame: pd.DataFrame, benchmark: Any) -> pd.DataFrame:
+    """Per run and step: the incumbent's value and ``regret = optimum - that value``.
+
+    The incumbent is the architecture with the best *observed* validation
+    accuracy so far (what a searcher would return); its value is the
+    benchmark's noiseless answer for it (the mean over repeats, or the
+    surrogate's mean), because searches see noisy evaluations and the noisy
+    maximum of many draws overstates what was found. ``frame`` is
+    :meth:`Experiment.results <nasframe.experiment.Experiment.results>` (or
+    :meth:`ResultStore.load <nasframe.store.ResultStore.load>`), or the
+    :meth:`History.to_frame <nasframe.runner.History.to_frame>` of one run (no
+    ``run_key`` column: one run); ``benchmark`` a benchmark object or name;
+    only rows of that benchmark are used. ``regret`` is NaN where the
+    benchmark has no known optimum (see :func:`optimum`) and before the first
+    successful evaluation of a run. Columns: :data:`REGRET_COLUMNS` (those the
+    frame has of run_key, searcher, benchmark, seed, step, best_val_accuracy
+    (observed); then incumbent_val_accuracy, optimum, regret).
+    """
+    bench = _benchmark(benchmark) if isinstance(benchmark, str) else benchmark
+    name = getattr(bench, "name", str(benchmark))
+    rows = (frame[frame["benchmark"] == name] if "benchmark" in frame else frame).reset_index(drop=True)
+    best = optimum(bench)
+    out = rows[[c for c in REGRET_COLUMNS[:-3] if c in rows]].copy()
+    # the incumbent's arch JSON at every step, then one batched noiseless query for all of them
+    first_row = (rows.groupby("run_key", sort=False).cumcount().to_numpy() if "run_key" in rows
+                 else np.arange(len(rows)))
+    steps = rows["incumbent_step"].astype("Int64")
+    has = steps.notna().to_numpy()
+    source = np.flatnonzero(has) - first_row[has] + steps[has].to_numpy(dtype=np.int64)
+    incumbent_arch = pd.Series(pd.NA, index=rows.index, dtype=object)
+    incumbent_arch[has] = rows["arch"].to_numpy()[source]
+    unique = pd.unique(incumbent_arch[has])
+    values = {}
+    if len(unique):
+        archs = [bench.space.from_json(json.loads(text)) for text in unique]
+        values = dict(zip(unique, bench.query(archs).val_accuracy))
+    out["incumbent_val_accuracy"] = [values[a] if a is not pd.NA else np.nan for a in incumbent_arch]
+    out["optimum"] = np.nan if best is None else best
+    out["regret"] = out["optimum"] - out["incumbent_val_accuracy"]
+    return out
+
+
+def _benchmark(name: str) -> Any:
+    """A registered benchmark by name, from this process's cache of loaded benchmarks."""
+    from nasframe.core.registry import BENCHMARKS
+    from nasframe.worker import load_benchmark
+
+    return load_benchmark(name, BENCHMARKS.factory(name))[0]
+
+
+def final_regret(frame: pd.DataFrame, bench: Any) -> dict[str, float | None]:
+    """Where one run ended: the benchmark's ``optimum``, its last incumbent's noiseless value and the regret.
+
+    The last row of :func:`regret` for the run's ``History.to_frame()``;
+    ``None`` for what is unknown (no optimum, no successful evaluation).
+    """
+    curve = regret(frame, bench)
+    if curve.empty:
+        return {"optimum": optimum(bench), "incumbent_val_accuracy": None, "regret": None}
+    last = curve.iloc[-1]
+    return {key: _known(last[key]) for key in ("optimum", "incumbent_val_accuracy", "regret")}
+
+
+def _known(value: Any) -> float | None:
+    return None if value != value else float(value)
+
+
+def regret_table(curves: pd.DataFrame) -> pd.DataFrame:
+    """Final regret (mean +- standard error over seeds) per benchmark and searcher, best first."""
+    last = curves.groupby("run_key").tail(1)
+    rows = []
+    for (bench_name, searcher_name), part in last.groupby(["benchmark", "searcher"], sort=False):
+        values, found = part["regret"], part["incumbent_val_accuracy"]
+        se = values.std(ddof=1) / np.sqrt(len(values)) if len(values) > 1 else float("nan")
+        rows.append({"benchmark": bench_name, "searcher": searcher_name, "runs": len(part),
+                     "final regret (mean)": values.mean(), "standard error": se,
+                     "found val (mean)": found.mean()})
+    return pd.DataFrame(rows).sort_values(["benchmark", "final regret (mean)"])
+
+
+# -- plots -------------------------------------------------------------------------------------------
+
+
+def pyplot() -> Any:
+    """matplotlib's pyplot on the file-only Agg backend (no display on servers)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_search(frame: pd.DataFrame, best: float | None, title: str, path: str | os.PathLike[str]) -> None:
+    """One run's best validation accuracy so far over the queries, against the benchmark optimum ``best``."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(frame["step"] + 1, frame["best_val_accuracy"], label="best validation accuracy so far")
+    ax.scatter(frame["step"] + 1, frame["val_accuracy"], s=4, alpha=0.4, color="grey", label="evaluated")
+    if best is not None:
+        ax.axhline(best, color="black", linestyle=":", linewidth=1, label="benchmark optimum")
+    valid = frame["val_accuracy"].dropna()
+    if len(valid):
+        ax.set_ylim(max(valid.quantile(0.1) - 0.01, 0), (best or valid.max()) + 0.005)
+    ax.set(xlabel="queries", ylabel="validation accuracy", title=title)
+    ax.legend(loc="lower right", fontsize=8)
+    _save(plt, fig, path)
+
+
+def plot_regret(curves: pd.DataFrame, title: str, path: str | os.PathLike[str]) -> None:
+    """Mean regret per step (log scale) with a standard-error band, one line per searcher."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for searcher_name, part in curves.groupby("searcher", sort=False):
+        by_step = part.groupby("step")["regret"]
+        mean, se = by_step.mean(), by_step.std(ddof=1) / np.sqrt(by_step.count())
+        ax.plot(mean.index + 1, mean.values, label=searcher_name)
+        ax.fill_between(mean.index + 1, (mean - se).values, (mean + se).values, alpha=0.2)
+    ax.set_yscale("log")
+    ax.set(xlabel="queries", ylabel="regret (validation accuracy)", title=title)
+    ax.legend(fontsize=8)
+    _save(plt, fig, path)
+
+
+def plot_predictions(table: pd.DataFrame, title: str, path: str | os.PathLike[str]) -> None:
+    """Predicted against true validation accuracy (``table``'s ``true`` and ``predicted``), with the diagonal."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.scatter(table["true"], table["predicted"], s=4, alpha=0.5)
+    low = min(table["true"].min(), table["predicted"].min())
+    high = max(table["true"].max(), table["predicted"].max())
+    ax.plot([low, high], [low, high], color="grey", linewidth=1)
+    ax.set(xlabel="true validation accuracy", ylabel="predicted", title=title)
+    _save(plt, fig, path)
+
+
+def _save(plt: Any, fig: Any, path: str | os.PathLike[str]) -> None:
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+__all__ = [
+    "REGRET_COLUMNS",
+    "final_regret",
+    "optimum",
+    "plot_predictions",
+    "plot_regret",
+    "plot_search",
+    "pyplot",
+    "regret",
+    "regret_table",
+]

@@ -1,0 +1,93 @@
+"""``nasframe search``: one search run on a benchmark, here or on a Ray cluster."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from nasframe.cli import inputs
+
+
+@click.command("search")
+@click.option("--benchmark", "bench_name", default="nb101", show_default=True, help="Benchmark name or saved folder.")
+@click.option("--searcher", "searcher_name", default="evolution", show_default=True, help="Searcher name (nasframe searchers).")
+@click.option("--budget", default=150, show_default=True, help="Architectures to evaluate.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--batch-size", default=1, show_default=True, help="Architectures asked and evaluated at once.")
+@click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False),
+              help="Results folder (default: results/search-<benchmark>-<searcher>-<seed>).")
+@click.option("--address", default=None, help="Run on this Ray cluster (e.g. auto or ray://host:10001).")
+def search(bench_name: str, searcher_name: str, budget: int, seed: int, batch_size: int, out_dir: str | None,
+           address: str | None) -> None:
+    """Run one search on a benchmark; print the best architecture, write history and plot."""
+    from pathlib import Path
+
+    from nasframe.analysis import final_regret, plot_search
+    from nasframe.experiment import search_on_ray
+
+    from nasframe.searchers import make
+
+    bench = inputs.benchmark(bench_name)
+    try:
+        searcher = make(searcher_name, bench.space, seed=seed)
+    except KeyError as exc:
+        raise click.BadParameter(str(exc.args[0]), param_hint="--searcher") from None
+    if address is None:
+        history = _search_here(searcher, bench, f"{searcher_name} on {bench.name}", budget, seed, batch_size)
+    out = Path(out_dir or f"results/search-{Path(bench.name).name}-{searcher_name}-{seed}")
+    out.mkdir(parents=True, exist_ok=True)
+    if address is not None:
+        history = search_on_ray(searcher_name, bench_name, budget, seed=seed, batch_size=batch_size,
+                                store=out / "store", address=address)
+    frame = history.to_frame()
+    frame.to_csv(out / "history.csv", index=False)
+    # searchers see noisy evaluations; regret is measured on the noiseless value of their pick
+    ended = final_regret(frame, bench)
+    summary = {"benchmark": bench.name, "searcher": searcher_name, "seed": seed, "budget": budget,
+               **history.summary(), "optimum": ended["optimum"]}
+    if summary["best"] is not None:
+        summary.update(best_mean_val_accuracy=ended["incumbent_val_accuracy"], regret=ended["regret"])
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    plot_search(frame, ended["optimum"], f"{searcher_name} on {bench.name}", out / "best.png")
+    _report(summary, history.error, out)
+
+
+def _search_here(searcher, bench, title: str, budget: int, seed: int, batch_size: int):
+    """``run_search`` in this process, with a progress bar of evaluations and the best value so far."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from nasframe.runner import run_search
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+               TextColumn("best val {task.fields[best]}"))
+    with Progress(*columns, transient=True) as progress:
+        task = progress.add_task(title, total=budget, best="-")
+
+        def show(history) -> None:
+            best = history.best()
+            progress.update(task, completed=len(history), best=f"{best['val_accuracy']:.4f}" if best else "-")
+
+        return run_search(searcher, bench, budget, seed=seed, batch_size=batch_size, callback=show)
+
+
+def _report(summary: dict, error: str | None, out) -> None:
+    """Print the summary as aligned ``key  value`` lines (the searcher's error to stderr)."""
+    best = summary["best"]
+    if error:
+        click.echo(f"the searcher stopped with an error after {summary['evaluated']} evaluations:\n{error}", err=True)
+    if best is None:
+        raise click.ClickException("no architecture was evaluated successfully")
+    click.echo(f"best architecture (hash {best['hash']}):\n{best['arch']}")
+    rows = [("evaluated", f"{summary['evaluated']} (failed {summary['failed']})"),
+            ("best validation accuracy", f"{best['val_accuracy']:.4f}")]
+    if best["test_accuracy"] == best["test_accuracy"]:
+        rows.append(("its test accuracy", f"{best['test_accuracy']:.4f}"))
+    rows.append(("its mean validation accuracy", f"{summary['best_mean_val_accuracy']:.4f}"))
+    if summary["optimum"] is not None:
+        rows.append(("benchmark optimum (val)", f"{summary['optimum']:.4f}"))
+        rows.append(("regret", f"{summary['regret']:.4f}"))
+    rows.append(("results", str(out)))
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        click.echo(f"  {key:<{width}}  {value}")
