@@ -18,17 +18,15 @@ import numpy as np
 import pandas as pd
 
 from nasframe.core import Architecture, SearchSpace
+from nasframe.core.errors import UnknownName
 from nasframe.core.results import EvalResult, Fidelity
 
 #: the metric columns every result table and query answer has (NaN where unknown)
 METRICS = ("val_accuracy", "test_accuracy", "train_time", "params")
 
 
-class UnknownArchitecture(KeyError):
+class UnknownArchitecture(UnknownName):
     """A tabular benchmark was asked about an architecture it has no result for."""
-
-    def __str__(self) -> str:  # KeyError would repr() the message
-        return str(self.args[0])
 
 
 @dataclass

@@ -19,6 +19,7 @@ from benchmarks.base import ResultSet
 from benchmarks.provenance import data_reference
 from benchmarks.surrogate import SurrogateBenchmark
 from nasframe.core import Architecture
+from nasframe.core.errors import InvalidSetting
 from nasframe.core.registry import SURROGATES
 from surrogates.base import Surrogate
 from surrogates.ensemble import FamilyEnsemble
@@ -89,6 +90,36 @@ def held_out(benchmark: SurrogateBenchmark, results: ResultSet) -> pd.DataFrame:
                          "predicted": predicted})
 
 
+def check_families(surrogates: Sequence[str], members: int) -> None:
+    """Refuse unknown surrogate families and empty ensembles, before any data is loaded or model fitted."""
+    if not surrogates or not all(surrogates):
+        raise InvalidSetting(f"name at least one surrogate family (known: {', '.join(SURROGATES.names())})")
+    for family in surrogates:
+        SURROGATES.factory(family)  # UnknownName listing the known families
+    if members < 1:
+        raise InvalidSetting(f"an ensemble needs at least 1 member, got members={members}")
+
+
+def check_results(results: ResultSet, epochs: int | None, split: Sequence[float], seed: int) -> int:
+    """The fidelity to fit (the largest by default), after checking the results can make a benchmark at it.
+
+    Every part of the split needs two architectures at least (a fit and a
+    rank correlation on one point mean nothing), so an empty or tiny result
+    file is refused here rather than deep inside a fit.
+    """
+    if not len(results):
+        raise InvalidSetting(f"{results.source} holds no results")
+    if epochs is not None and epochs not in results.fidelities:
+        raise InvalidSetting(f"{results.source} has no results at {epochs} epochs; it has {results.fidelities}")
+    epochs = int(max(results.fidelities) if epochs is None else epochs)
+    count = len(results.at(epochs))
+    sizes = [len(part) for part in split_indices(count, split, seed)]
+    if min(sizes) < 2:
+        raise InvalidSetting(f"{results.source} holds {count} architecture(s) at {epochs} epochs: too few to split "
+                             f"{list(split)} into train/valid/test parts of 2 or more (sizes {sizes})")
+    return epochs
+
+
 def build_benchmark(
     results: ResultSet,
     *,
@@ -112,10 +143,9 @@ def build_benchmark(
     where the data has them. ``format`` (the loader's) is recorded so that
     ``nasframe benchmark evaluate`` can reload the data.
     """
-    if not surrogates:
-        raise ValueError("name at least one surrogate family")
+    check_families(surrogates, members)
     params = dict(params or {})
-    epochs = int(max(results.fidelities) if epochs is None else epochs)
+    epochs = check_results(results, epochs, split, seed)
     part = split_results(results, epochs, split, seed)
     train, test, y = part.train, part.test, part.y
     rows, parts, predictions = [], [], {}

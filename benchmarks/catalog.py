@@ -4,7 +4,8 @@
 (fitted by :mod:`benchmarks.shipping` on the real data of the shared kit; the
 data itself is never shipped). ``load("nbgraph-cora")`` reads the exhaustive
 nas-bench-graph tables from the PyPI package. ``load(path)`` opens a saved
-surrogate benchmark folder (what ``nasframe benchmark build`` writes).
+surrogate benchmark folder (what ``nasframe benchmark build`` writes);
+``factory(name)`` is what builds either, without building it yet.
 The built-in names are registered below into :data:`nasframe.core.BENCHMARKS`;
 third-party benchmarks join with one ``BENCHMARKS.register`` call or through
 the ``nasframe.benchmarks`` entry-point group.
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from benchmarks.base import Benchmark, ResultSet
+from nasframe.core.errors import UnknownName
 from nasframe.core.registry import BENCHMARKS
 
 #: shipped surrogate benchmarks live here, one folder per name
@@ -45,6 +47,12 @@ def _nbgraph(dataset: str) -> Benchmark:
     return TabularBenchmark(load_nbgraph(dataset), name=f"nbgraph-{dataset}")
 
 
+def _nb201(variant: str, **kwargs: Any) -> Benchmark:
+    from benchmarks.loaders.nb201 import nb201_benchmark
+
+    return nb201_benchmark(variant, **kwargs)
+
+
 #: result formats: the module and function of each loader (imported on first use)
 RESULT_LOADERS = {
     "nb101-json": ("benchmarks.loaders.nb101_json", "load_nb101_json"),
@@ -53,6 +61,7 @@ RESULT_LOADERS = {
     "dvae": ("benchmarks.loaders.dvae", "load_dvae"),
     "naslib-darts": ("benchmarks.loaders.naslib", "load_naslib_darts"),
     "nbgraph": ("benchmarks.loaders.nbgraph", "load_nbgraph"),
+    "nb201": ("benchmarks.loaders.nb201", "load_nb201"),
 }
 FORMATS = tuple(RESULT_LOADERS)
 
@@ -75,16 +84,41 @@ for _name in SHIPPED:
 BENCHMARKS.register("darts", partial(_shipped, "nb301"))
 for _dataset in NBGRAPH_DATASETS:
     BENCHMARKS.register(f"nbgraph-{_dataset}", partial(_nbgraph, _dataset))
+# NAS-Bench-201's exact tables, read from data= or $NASFRAME_NB201 (benchmarks.loaders.nb201)
+for _variant in ("cifar10", "cifar10-12ep", "cifar100-12ep", "imagenet16-12ep"):
+    BENCHMARKS.register(f"nb201-{_variant}", partial(_nb201, _variant))
 
 
 def names() -> list[str]:
     return BENCHMARKS.names()
 
 
-def load(name: str | Path, **kwargs: Any) -> Benchmark:
-    """A benchmark by registered name, or a saved surrogate benchmark folder by path."""
-    if isinstance(name, Path) or "/" in name:
-        from benchmarks.surrogate import SurrogateBenchmark
+def factory(name: str | Path) -> Callable[..., Benchmark]:
+    """What builds benchmark ``name``: a registered name's factory, else a saved benchmark folder's loader.
 
-        return SurrogateBenchmark.load(name)
-    return BENCHMARKS.create(name, **kwargs)
+    A ``Path``, or text with a ``/``, is a folder; a bare name is a registered
+    name first (so a folder ``nb101`` in the working directory does not hide
+    the shipped benchmark), else a folder of that name (``my-bench``, as
+    ``nasframe benchmark build --out my-bench`` wrote it). The loader holds the
+    folder's absolute path, so Ray workers in another working directory open
+    the same folder; a folder without a benchmark is refused here, before any
+    work.
+    """
+    text = str(name)
+    if not isinstance(name, Path) and "/" not in text:
+        try:
+            return BENCHMARKS.factory(text)
+        except UnknownName as exc:
+            if not Path(text).is_dir():
+                raise UnknownName(f"{exc}; nor is {text!r} a saved benchmark folder") from None
+    from benchmarks.surrogate import MANIFEST, SurrogateBenchmark
+
+    folder = Path(text).resolve()
+    if not (folder / MANIFEST).is_file():
+        raise UnknownName(f"benchmark {text!r}: {folder} is not a saved benchmark folder (no {MANIFEST} there)")
+    return partial(SurrogateBenchmark.load, str(folder))
+
+
+def load(name: str | Path, **kwargs: Any) -> Benchmark:
+    """A benchmark by registered name, or a saved surrogate benchmark folder by path (see :func:`factory`)."""
+    return factory(name)(**kwargs)

@@ -9,23 +9,41 @@ mean, because their noise is not what a searcher sees.
 A saved benchmark is a folder: ``benchmark.json`` (name, space, fidelity,
 data source, split, held-out metrics per model) and one saved surrogate per
 metric (``val_accuracy/``, ``train_time/``, ...), each with its model card.
+
+A metric that the space determines exactly (NB101's parameter count, from
+its network builder) is no model's guess: ``exact`` names, per metric, the
+function that computes it for a batch of architectures, as a
+``"module:function"`` string that the manifest records.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
 from benchmarks.base import METRICS, Benchmark, QueryResult
 from nasframe.core import Architecture, SearchSpace
 from nasframe.core.files import atomic_dir
-from nasframe.core.registry import load_space
+from nasframe.core.errors import UserError
+from nasframe.core.registry import load_space, resolve
 from surrogates.base import Surrogate, library_versions
 
 MANIFEST = "benchmark.json"
+
+
+class ManifestError(UserError, ValueError):
+    """A saved benchmark's ``benchmark.json`` cannot be read; the message names the file."""
+
+
+def _exact_function(metric: str, target: str) -> Callable[[list[Architecture]], np.ndarray]:
+    """The function an ``exact`` entry names, imported now so that a bad name fails at load."""
+    try:
+        return resolve(target)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise ValueError(f"exact {metric!r}: cannot import {target!r} ({exc})") from None
 
 
 class SurrogateBenchmark(Benchmark):
@@ -33,6 +51,8 @@ class SurrogateBenchmark(Benchmark):
 
     ``epochs`` is the single fidelity the models were fitted at; ``card``
     holds what the manifest says about data, split and held-out quality.
+    ``exact`` maps a metric to the ``"module:function"`` computing it exactly
+    (``function(archs) -> array``), in place of a model.
     """
 
     def __init__(
@@ -42,21 +62,28 @@ class SurrogateBenchmark(Benchmark):
         models: Mapping[str, Surrogate],
         epochs: int,
         card: dict[str, Any] | None = None,
+        exact: Mapping[str, str] | None = None,
     ) -> None:
         if "val_accuracy" not in models:
             raise ValueError("a surrogate benchmark needs a 'val_accuracy' model")
-        unknown = set(models) - set(METRICS)
+        exact = dict(exact or {})
+        unknown = (set(models) | set(exact)) - set(METRICS)
         if unknown:
             raise ValueError(f"models for unknown metrics {sorted(unknown)}; metrics are {METRICS}")
+        if set(models) & set(exact) or "val_accuracy" in exact:
+            raise ValueError(f"a metric is either modelled or exact, not both: {sorted(set(models) & set(exact))}")
         self.name = name
         self.space = space
         self.models = dict(models)
+        self.exact = exact
+        self._exact_functions = {metric: _exact_function(metric, target) for metric, target in exact.items()}
         self.fidelities = (epochs,)
         self.card = dict(card or {})
 
     def __repr__(self) -> str:
         members = {k: f"{type(m).__name__}x{m.members}" for k, m in self.models.items()}
-        return f"SurrogateBenchmark({self.name!r}, space={self.space.name!r}, models={members})"
+        exact = f", exact={sorted(self.exact)}" if self.exact else ""
+        return f"SurrogateBenchmark({self.name!r}, space={self.space.name!r}, models={members}{exact})"
 
     def _query(
         self, archs: list[Architecture], epochs: int, noise: bool, rng: np.random.Generator
@@ -70,7 +97,10 @@ class SurrogateBenchmark(Benchmark):
         columns = {"val_accuracy": np.clip(val, 0.0, 1.0)}
         for metric in METRICS[1:]:
             model = self.models.get(metric)
-            columns[metric] = model.predict(archs, cache)[0] if model is not None else np.full(n, np.nan)
+            if metric in self.exact:
+                columns[metric] = np.asarray(self._exact_functions[metric](archs), dtype=float)
+            else:
+                columns[metric] = model.predict(archs, cache)[0] if model is not None else np.full(n, np.nan)
         if "test_accuracy" in self.models:
             columns["test_accuracy"] = np.clip(columns["test_accuracy"], 0.0, 1.0)
         columns["train_time"] = np.maximum(columns["train_time"], 0.0)
@@ -96,6 +126,7 @@ class SurrogateBenchmark(Benchmark):
                 "space_config": self.space.config(),
                 "epochs": self.fidelities[0],
                 "models": sorted(self.models),
+                "exact": dict(sorted(self.exact.items())),
                 "versions": library_versions(),
             }
             (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
@@ -112,7 +143,11 @@ class SurrogateBenchmark(Benchmark):
             manifest = json.loads(manifest_file.read_text())
             space = load_space(manifest["space"], **manifest.get("space_config", {}))
             metrics, epochs, name = manifest["models"], int(manifest["epochs"]), manifest["name"]
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-            raise ValueError(f"{manifest_file} is not a valid benchmark manifest: {exc}") from None
+            exact = {str(k): str(v) for k, v in manifest.get("exact", {}).items()}
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ManifestError(f"{manifest_file} is not a valid benchmark manifest: {exc}") from None
         models = {metric: Surrogate.load(path / metric, space) for metric in metrics}
-        return cls(name, space, models, epochs, manifest)
+        try:
+            return cls(name, space, models, epochs, manifest, exact=exact)
+        except ValueError as exc:
+            raise ManifestError(f"{manifest_file}: {exc}") from None

@@ -52,7 +52,7 @@ def optimum(bench: Any) -> float | None:
     return None
 
 
-def regret(frame: pd.DataFrame, benchmark: Any) -> pd.DataFrame:
+def regret(frame: pd.DataFrame, benchmark: Any, label: str | None = None) -> pd.DataFrame:
     """Per run and step: the incumbent's value and ``regret = optimum - that value``.
 
     The incumbent is the architecture with the best *observed* validation
@@ -63,15 +63,17 @@ def regret(frame: pd.DataFrame, benchmark: Any) -> pd.DataFrame:
     :meth:`Experiment.results <nasframe.experiment.Experiment.results>` (or
     :meth:`ResultStore.load <nasframe.store.ResultStore.load>`), or the
     :meth:`History.to_frame <nasframe.runner.History.to_frame>` of one run (no
-    ``run_key`` column: one run); ``benchmark`` a benchmark object or name;
-    only rows of that benchmark are used. ``regret`` is NaN where the
+    ``run_key`` column: one run); ``benchmark`` a benchmark object, name or
+    saved folder; only rows of that benchmark are used, those whose
+    ``benchmark`` is ``label`` (default: the benchmark's name; an experiment
+    labels a saved folder by the path it was given). ``regret`` is NaN where the
     benchmark has no known optimum (see :func:`optimum`) and before the first
     successful evaluation of a run. Columns: :data:`REGRET_COLUMNS` (those the
     frame has of run_key, searcher, benchmark, seed, step, best_val_accuracy
     (observed); then incumbent_val_accuracy, optimum, regret).
     """
     bench = _benchmark(benchmark) if isinstance(benchmark, str) else benchmark
-    name = getattr(bench, "name", str(benchmark))
+    name = label or getattr(bench, "name", str(benchmark))
     rows = (frame[frame["benchmark"] == name] if "benchmark" in frame else frame).reset_index(drop=True)
     best = optimum(bench)
     out = rows[[c for c in REGRET_COLUMNS[:-3] if c in rows]].copy()
@@ -95,11 +97,12 @@ def regret(frame: pd.DataFrame, benchmark: Any) -> pd.DataFrame:
 
 
 def _benchmark(name: str) -> Any:
-    """A registered benchmark by name, from this process's cache of loaded benchmarks."""
-    from nasframe.core.registry import BENCHMARKS
+    """A benchmark by registered name or saved folder, from this process's cache of loaded benchmarks."""
+    from benchmarks.catalog import factory
+
     from nasframe.worker import load_benchmark
 
-    return load_benchmark(name, BENCHMARKS.factory(name))[0]
+    return load_benchmark(name, factory(name))[0]
 
 
 def final_regret(frame: pd.DataFrame, bench: Any) -> dict[str, float | None]:
@@ -119,17 +122,36 @@ def _known(value: Any) -> float | None:
     return None if value != value else float(value)
 
 
-def regret_table(curves: pd.DataFrame) -> pd.DataFrame:
-    """Final regret (mean +- standard error over seeds) per benchmark and searcher, best first."""
+def regret_table(curves: pd.DataFrame, runs: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Final regret (mean +- standard error over seeds) per benchmark and searcher, best first.
+
+    ``runs`` (one row per stored run with ``run_key``, ``benchmark``,
+    ``searcher`` and ``error``: :meth:`Experiment.runs
+    <nasframe.experiment.Experiment.runs>`) makes failures visible: ``runs``
+    then counts every run and ``failed`` those that ended in an error, whose
+    curves (cut short) are left out of the statistics, and a searcher whose
+    every run failed keeps its row (with NaN statistics) instead of vanishing.
+    """
     last = curves.groupby("run_key").tail(1)
+    if runs is not None:
+        failed = runs["error"].notna()
+        last = last[last["run_key"].isin(set(runs.loc[~failed, "run_key"]))]
+    pairs = (last if runs is None else runs)[["benchmark", "searcher"]].drop_duplicates()
     rows = []
-    for (bench_name, searcher_name), part in last.groupby(["benchmark", "searcher"], sort=False):
-        values, found = part["regret"], part["incumbent_val_accuracy"]
-        se = values.std(ddof=1) / np.sqrt(len(values)) if len(values) > 1 else float("nan")
-        rows.append({"benchmark": bench_name, "searcher": searcher_name, "runs": len(part),
-                     "final regret (mean)": values.mean(), "standard error": se,
-                     "found val (mean)": found.mean()})
-    return pd.DataFrame(rows).sort_values(["benchmark", "final regret (mean)"])
+    for bench_name, searcher_name in pairs.itertuples(index=False):
+        part = last[(last["benchmark"] == bench_name) & (last["searcher"] == searcher_name)]
+        row = {"benchmark": bench_name, "searcher": searcher_name, "runs": len(part)}
+        if runs is not None:
+            mine = (runs["benchmark"] == bench_name) & (runs["searcher"] == searcher_name)
+            row.update(runs=int(mine.sum()), failed=int((mine & failed).sum()))
+        values = part["regret"]
+        row["final regret (mean)"] = values.mean()  # NaN when no run finished
+        row["standard error"] = values.std(ddof=1) / np.sqrt(len(values)) if len(values) > 1 else float("nan")
+        row["found val (mean)"] = part["incumbent_val_accuracy"].mean()
+        rows.append(row)
+    columns = ["benchmark", "searcher", "runs", *(["failed"] if runs is not None else []), "final regret (mean)",
+               "standard error", "found val (mean)"]
+    return pd.DataFrame(rows, columns=columns).sort_values(["benchmark", "final regret (mean)"])
 
 
 # -- plots -------------------------------------------------------------------------------------------

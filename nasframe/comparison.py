@@ -24,6 +24,7 @@ def compare(
     seeds: Iterable[int] | int = 5,
     batch_size: int = 1,
     store: str | os.PathLike[str] | None = None,
+    allow_failures: bool = False,
     **run_options: Any,
 ) -> "pd.DataFrame":
     """Run every searcher on every benchmark for every seed; the regret per run and step.
@@ -35,6 +36,11 @@ def compare(
     call); without it they go to a temporary folder that is removed afterwards.
     ``run_options`` go to :meth:`Experiment.run` (``parallel=False`` runs in
     this process, without Ray). Columns are those of :meth:`Experiment.regret`.
+
+    A run that ends in an error raises :class:`~nasframe.experiment.FailedRuns`
+    naming every failed run and its error, after all runs are done: a searcher
+    missing from the curves is never silent. ``allow_failures=True`` returns
+    the curves anyway, failed runs (cut short) left out.
     """
     from nasframe.experiment import Experiment
 
@@ -45,5 +51,6 @@ def compare(
     with tempfile.TemporaryDirectory(prefix="nasframe-compare-") as scratch:
         experiment = Experiment(searchers, benchmarks, seeds=seeds, budget=budget, batch_size=batch_size,
                                 store=store if store is not None else scratch)
-        experiment.run(**run_options)
-        return experiment.regret()
+        report = experiment.run(allow_failures=allow_failures, **run_options)
+        curves = experiment.regret()
+        return curves[~curves["run_key"].isin(set(report.failed))].reset_index(drop=True)

@@ -18,21 +18,26 @@ written by the driver as soon as its result arrives, so:
   so every run is complete exactly once;
 - a searcher that raises (in its constructor, ``ask`` or ``tell``) is a
   *result*: the run is stored with ``error`` set and whatever it evaluated,
-  and the other runs go on. An architecture the benchmark fails on is a row
-  with its ``error`` (``run_search`` records it). Failures that are not the
+  and the other runs go on; once everything is stored, ``run()`` raises
+  :class:`FailedRuns` naming every failed run of the experiment and its
+  error (stored earlier or now: a rerun names them again), unless
+  ``allow_failures=True``, and ``report.failed`` names them either way. An
+  architecture the benchmark fails on is a row with its ``error``
+  (``run_search`` records it), not a failed run. Failures that are not the
   run's own (the benchmark cannot be loaded, a task lost after all its
   retries) store nothing, so a later ``run()`` retries them; ``run()`` raises
   :class:`IncompleteExperiment` naming them after storing everything else.
 
-Runs are grouped into chunks, one Ray task each: the first task of each
-(searcher, benchmark) pair carries one run and measures its time; later
-chunks are sized to about ``chunk_seconds`` of work, but never more than half
-of a worker's share of what is left, so the work still spreads at the end.
-A plain Ray task is cheap (docs/PERFORMANCE.md has the figures), so the
-chunks are not there for the scheduling cost but to keep the driver's
-per-task bookkeeping, the result transfers and the number of objects small
-for experiments of many short runs; the first task of each worker process
-pays its start (process, imports, benchmark load) whatever the chunking.
+The store records the experiment's settings (searchers and their options,
+benchmarks, seeds, budget, batch size) in ``experiment.json`` when it is
+first run, and an experiment with other settings is refused on construction
+(:class:`~nasframe.core.errors.SettingsMismatch`, naming what differs), so a
+report never mixes configurations or leaves stored runs out. Seeds may be
+added (the same experiment with more seeds runs only the new ones); to
+change anything else, use a new store.
+
+Runs are grouped into chunks, one Ray task each, sized by
+:class:`nasframe.chunking.ChunkPlanner`.
 
 Searchers and benchmarks are resolved to factories *in the driver* and the
 factories are shipped to the workers, so anything registered at run time in
@@ -43,27 +48,30 @@ class, works on the workers too. What a worker does with a run is
 
 from __future__ import annotations
 
-import math
 import os
 import time
 import warnings
-from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Sequence, Union
 
 import pandas as pd
 
 from nasframe.analysis import REGRET_COLUMNS, regret
-from nasframe.core.registry import BENCHMARKS, SEARCHERS
+from nasframe.chunking import ChunkPlanner
+from nasframe.core.errors import InvalidSetting
+from nasframe.core.files import pin_settings
+from nasframe.core.registry import SEARCHERS
 from nasframe.ray_session import ray_session
 from nasframe.runner import History
 from nasframe.store import ResultStore, options_hash, run_key
-from nasframe.worker import RunOutcome, RunSpec, execute_chunk, execute_run, load_benchmark
+from nasframe.worker import RunOutcome, RunSpec, error_summary, execute_chunk, execute_run, load_benchmark
 
 #: what ``Experiment(searchers=[...])`` accepts per entry
 SearcherSpec = Union[str, type, Callable[..., Any], tuple]
-#: what ``Experiment(benchmarks=[...])`` accepts per entry: a registered name or (name, factory)
-BenchmarkSpec = Union[str, tuple]
+#: what ``Experiment(benchmarks=[...])`` accepts per entry: a registered name, a saved folder or (name, factory)
+BenchmarkSpec = Union[str, os.PathLike, tuple]
+#: the file in the store that pins it to one experiment's settings
+SETTINGS_FILE = "experiment.json"
 
 
 class IncompleteExperiment(RuntimeError):
@@ -71,13 +79,23 @@ class IncompleteExperiment(RuntimeError):
 
     def __init__(self, report: "ExperimentReport") -> None:
         self.report = report
-        lines = [f"  {key}: {error.strip().splitlines()[-1] if error.strip() else error}"
-                 for key, error in sorted(report.not_run.items())]
-        super().__init__(
-            f"{len(report.not_run)} of {report.total} runs were not done (nothing stored for them; "
-            f"run() again retries them):\n" + "\n".join(lines[:20])
-            + ("\n  ..." if len(lines) > 20 else "")
-        )
+        super().__init__(f"{len(report.not_run)} of {report.total} runs were not done (nothing stored for them; "
+                         f"run() again retries them):\n" + _listing(report.not_run))
+
+
+class FailedRuns(RuntimeError):
+    """Runs of the experiment ended in an error (stored as such; see ``report.failed``)."""
+
+    def __init__(self, report: "ExperimentReport") -> None:
+        self.report = report
+        super().__init__(f"{len(report.failed)} of {report.total} runs failed (stored with their error; "
+                         f"run(allow_failures=True) accepts them):\n" + _listing(report.failed))
+
+
+def _listing(errors: Mapping[str, str], limit: int = 20) -> str:
+    """``  <run key>: <error in one line>`` per run, the first ``limit`` of them."""
+    lines = [f"  {key}: {error_summary(error)}" for key, error in sorted(errors.items())]
+    return "\n".join(lines[:limit]) + (f"\n  ... and {len(lines) - limit} more" if len(lines) > limit else "")
 
 
 @dataclass
@@ -89,8 +107,8 @@ class ExperimentReport:
     skipped: int = 0
     #: runs this call stored
     stored: int = 0
-    #: of those, runs stored with a searcher error
-    failed: list[str] = field(default_factory=list)
+    #: every stored run of the experiment that ended in an error (this call's or an earlier one's): key -> error
+    failed: dict[str, str] = field(default_factory=dict)
     #: runs that were computed but already stored by someone else meanwhile (not written again)
     duplicates: int = 0
     #: runs not done, with why (nothing stored; a later run() retries them)
@@ -129,13 +147,42 @@ def _resolve_searcher(spec: SearcherSpec) -> tuple[str, Callable[..., Any], dict
 
 
 def _resolve_benchmark(spec: BenchmarkSpec) -> tuple[str, Callable[..., Any]]:
+    """(label, factory) of one ``benchmarks=`` entry; a saved folder is labelled by the path as given."""
+    from benchmarks.catalog import factory
+
     if isinstance(spec, tuple):
         if len(spec) != 2 or not isinstance(spec[0], str) or not callable(spec[1]):
             raise ValueError(f"a benchmark entry tuple must be (name, factory), got {spec!r}")
         return spec[0], spec[1]
-    if isinstance(spec, str):
-        return spec, BENCHMARKS.factory(spec)
-    raise TypeError(f"a benchmark entry must be a registered name or (name, factory); got {spec!r}")
+    if isinstance(spec, (str, os.PathLike)):
+        return os.path.normpath(spec), factory(spec)  # './my-bench' and 'my-bench' are one label
+    raise TypeError(f"a benchmark entry must be a registered name, a saved folder or (name, factory); got {spec!r}")
+
+
+def _check_sizes(seeds: list[int], budget: int, batch_size: int) -> None:
+    """Refuse settings no run can do, before any work (seeds are NumPy seeds: non-negative)."""
+    problems = []
+    if not seeds:
+        problems.append("no seeds (give at least one)")
+    if any(seed < 0 for seed in seeds) or len(set(seeds)) != len(seeds):
+        problems.append(f"seeds must be distinct and >= 0, got {seeds}")
+    if budget < 1:
+        problems.append(f"budget must be >= 1, got {budget}")
+    if batch_size < 1:
+        problems.append(f"batch size must be >= 1, got {batch_size}")
+    if problems:
+        raise InvalidSetting("experiment: " + "; ".join(problems))
+
+
+def _check_labels(searchers: list[str], benchmarks: list[str]) -> None:
+    """Labels identify runs (and name files): every experiment needs some, each once."""
+    for kind, labels in (("searcher", searchers), ("benchmark", benchmarks)):
+        if not labels:
+            raise InvalidSetting(f"experiment: no {kind} given")
+        doubled = sorted({x for x in labels if labels.count(x) > 1})
+        if doubled:
+            raise InvalidSetting(f"{kind} labels must be unique in an experiment; repeated: {doubled} "
+                                 "(give the runs distinct names)")
 
 
 class Experiment:
@@ -145,7 +192,13 @@ class Experiment:
     or any factory ``f(space=..., seed=..., **options)``, or a pair of one of
     those and an options dict. The label of a run is the name, else the class's
     ``name`` attribute, else its ``__name__``; labels must be unique within an
-    experiment. ``seeds``: a list, or ``n`` for ``range(n)``.
+    experiment. ``benchmarks`` entries: a registered name, a saved benchmark
+    folder (labelled by its path as given), or a ``(name, factory)`` pair.
+    ``seeds``: a list, or ``n`` for ``range(n)``. Settings that cannot run
+    (no seeds, a budget below 1...) raise
+    :class:`~nasframe.core.errors.InvalidSetting`, and settings other than
+    those ``store`` recorded raise :class:`~nasframe.core.errors.SettingsMismatch`,
+    both before anything runs.
     """
 
     def __init__(
@@ -157,22 +210,15 @@ class Experiment:
         batch_size: int = 1,
         store: str | os.PathLike[str] = "results/experiment",
     ) -> None:
-        if budget < 0 or batch_size < 1:
-            raise ValueError(f"need budget >= 0 and batch_size >= 1, got {budget} and {batch_size}")
         self.seeds = list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
-        if len(set(self.seeds)) != len(self.seeds):
-            raise ValueError(f"seeds repeat: {self.seeds}")
         self.budget = int(budget)
         self.batch_size = int(batch_size)
+        _check_sizes(self.seeds, self.budget, self.batch_size)
         self.store = ResultStore(store)
         self._searchers = [_resolve_searcher(s) for s in searchers]
         self._benchmarks = [_resolve_benchmark(b) for b in benchmarks]
-        named = (("searcher", [s[0] for s in self._searchers]), ("benchmark", [b[0] for b in self._benchmarks]))
-        for kind, labels in named:
-            doubled = sorted({x for x in labels if labels.count(x) > 1})
-            if doubled:
-                raise ValueError(f"{kind} labels must be unique in an experiment; repeated: {doubled} "
-                                 "(give the runs distinct names)")
+        _check_labels([s[0] for s in self._searchers], [b[0] for b in self._benchmarks])
+        self._pin(write=False)  # refuse a store of another experiment now, before any work
         self.specs: list[RunSpec] = []
         for bench_name, bench_factory in self._benchmarks:
             for label, factory, options in self._searchers:
@@ -183,6 +229,19 @@ class Experiment:
                         searcher_factory=factory, options=options, benchmark=bench_name,
                         benchmark_factory=bench_factory, seed=seed, budget=self.budget, batch_size=self.batch_size,
                     ))
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """What the store records of this experiment (:data:`SETTINGS_FILE`): every run's identity but the seed
+        is fixed by these, so runs of other settings can never be mixed into its results."""
+        return {"searchers": {label: options for label, _, options in self._searchers},
+                "benchmarks": sorted(label for label, _ in self._benchmarks), "seeds": sorted(self.seeds),
+                "budget": self.budget, "batch_size": self.batch_size}
+
+    def _pin(self, write: bool) -> None:
+        """Check this experiment's settings against the store's record (and, with ``write``, record them)."""
+        pin_settings(self.store.path / SETTINGS_FILE, self.settings, what="experiment", growing={"seeds"},
+                     write=write)
 
     def __repr__(self) -> str:
         return (f"Experiment({len(self._searchers)} searchers x {len(self._benchmarks)} benchmarks x "
@@ -210,9 +269,10 @@ class Experiment:
         chunk_seconds: float = 1.0,
         max_chunk: int = 256,
         strict: bool = True,
+        allow_failures: bool = False,
         ray_init: Mapping[str, Any] | None = None,
     ) -> ExperimentReport:
-        """Do every run not yet stored; returns what was done.
+        """Do every run not yet stored; returns what was done, with every failed run in ``report.failed``.
 
         ``parallel=False`` runs them one after the other in this process (the
         baseline for speed-ups; no Ray). Otherwise each chunk of runs is a Ray
@@ -222,6 +282,10 @@ class Experiment:
         ``runtime_env``). ``max_retries``: how often Ray re-runs a task whose
         worker died. ``strict``: raise :class:`IncompleteExperiment` at the end
         if some runs could not be done (everything else is stored first).
+        Then, unless ``allow_failures``, raise :class:`FailedRuns` if any run of
+        the experiment ended in an error, this call's or an earlier one's. The
+        settings are recorded in the store once Ray is up (nothing is written
+        to the store before).
         """
         start = time.perf_counter()
         todo = self.pending()
@@ -232,13 +296,17 @@ class Experiment:
                 self._run_ray(todo, report, advance, address=address, num_cpus=num_cpus, max_retries=max_retries,
                               chunk_seconds=chunk_seconds, max_chunk=max_chunk, ray_init=ray_init)
             else:
+                self._pin(write=True)
                 for spec in todo:
                     self._record(execute_run(spec), report, advance)
         report.wall_seconds = time.perf_counter() - start
+        report.failed = self.failures()
         if report.not_run and strict:
             raise IncompleteExperiment(report)
         if report.not_run:
             warnings.warn(str(IncompleteExperiment(report)), RuntimeWarning, stacklevel=2)
+        if report.failed and not allow_failures:
+            raise FailedRuns(report)
         return report
 
     def _record(self, outcome: RunOutcome, report: ExperimentReport, advance: Callable[[], None]) -> None:
@@ -249,8 +317,6 @@ class Experiment:
         if self.store.write(outcome.key, outcome.frame, outcome.meta):
             report.stored += 1
             report.run_seconds.append(outcome.run_seconds)
-            if outcome.meta.get("error"):
-                report.failed.append(outcome.key)
         else:
             report.duplicates += 1
         report.not_run.pop(outcome.key, None)
@@ -262,9 +328,10 @@ class Experiment:
         import ray
 
         with ray_session(address, num_cpus, **dict(ray_init or {})):
+            self._pin(write=True)
             remote = ray.remote(num_cpus=1, max_retries=max_retries, retry_exceptions=False)(execute_chunk)
             workers = max(1, int(ray.cluster_resources().get("CPU", 1)))
-            planner = _ChunkPlanner(todo, workers, chunk_seconds, max_chunk)
+            planner = ChunkPlanner(todo, workers, chunk_seconds, max_chunk)
             in_flight: dict[Any, list[RunSpec]] = {}
             try:
                 while planner or in_flight:
@@ -304,10 +371,16 @@ class Experiment:
         done = self.store.completed()
         return self.store.runs([k for k in self.keys if k in done])
 
+    def failures(self) -> dict[str, str]:
+        """Every stored run of this experiment that ended in an error: run key -> the error with its traceback."""
+        runs = self.runs()
+        failed = runs[runs["error"].notna()]
+        return dict(zip(failed["run_key"], failed["error"]))
+
     def regret(self) -> pd.DataFrame:
         """:func:`nasframe.analysis.regret` of every benchmark of this experiment, concatenated."""
         frame = self.results()
-        parts = [regret(frame, load_benchmark(name, factory)[0]) for name, factory in self._benchmarks]
+        parts = [regret(frame, load_benchmark(name, factory)[0], label=name) for name, factory in self._benchmarks]
         if not parts:
             return pd.DataFrame(columns=[*REGRET_COLUMNS])
         return pd.concat(parts, ignore_index=True)
@@ -330,67 +403,8 @@ def search_on_ray(
     ``address``; stored like any experiment's run, so a second call resumes.
     """
     experiment = Experiment([searcher], [benchmark], [seed], budget, batch_size, store=store)
-    experiment.run(address=address, progress=progress)
+    experiment.run(address=address, progress=progress, allow_failures=True)  # the history carries the error
     return History.from_frame(experiment.results(), error=experiment.runs().iloc[0].get("error"))
-
-
-class _ChunkPlanner:
-    """Hands out chunks of runs sized by the measured time per evaluation.
-
-    Runs are grouped by (benchmark, searcher): the first chunk of a group is
-    one run (a probe); once a run of the group has been timed, chunks carry
-    about ``chunk_seconds`` of work, capped at half of one worker's share of
-    the runs left (so every worker gets at least two more chunks and the
-    tail balances).
-    """
-
-    def __init__(self, todo: list[RunSpec], workers: int, chunk_seconds: float, max_chunk: int) -> None:
-        self.groups: dict[tuple[str, str], deque[RunSpec]] = defaultdict(deque)
-        for spec in todo:
-            self.groups[(spec.benchmark, spec.searcher)].append(spec)
-        self.order = deque(self.groups)
-        self.workers = workers
-        self.chunk_seconds = chunk_seconds
-        self.max_chunk = max_chunk
-        self.probing: set[tuple[str, str]] = set()
-        #: measured seconds per evaluation, per group: (total seconds, total evaluations)
-        self.cost: dict[tuple[str, str], list[float]] = {}
-
-    def __bool__(self) -> bool:
-        return any(self.groups[g] for g in self.order)
-
-    def observe(self, outcome: RunOutcome) -> None:
-        if outcome.infra_error is not None:
-            return
-        meta = outcome.meta
-        group = (meta["benchmark"], meta["searcher"])
-        total = self.cost.setdefault(group, [0.0, 0.0])
-        total[0] += outcome.run_seconds
-        total[1] += max(int(meta.get("budget", 1)), 1)
-        self.probing.discard(group)
-
-    def next_chunk(self, in_flight_runs: int = 0) -> list[RunSpec]:
-        # prefer a group that is measured, else one not yet probed, else any
-        live = [g for g in self.order if self.groups[g]]
-        measured = [g for g in live if g in self.cost]
-        unprobed = [g for g in live if g not in self.cost and g not in self.probing]
-        group = (measured or unprobed or live)[0]
-        queue = self.groups[group]
-        if group not in self.cost:
-            self.probing.add(group)
-            size = 1
-        else:
-            seconds, evaluations = self.cost[group]
-            per_run = seconds / max(evaluations, 1) * max(queue[0].budget, 1)
-            wanted = math.floor(self.chunk_seconds / per_run) if per_run > 0 else self.max_chunk
-            remaining = sum(len(q) for q in self.groups.values()) + in_flight_runs
-            spread = math.ceil(remaining / (2 * self.workers))
-            size = max(1, min(wanted, spread, self.max_chunk))
-        chunk = [queue.popleft() for _ in range(min(size, len(queue)))]
-        # rotate so groups take turns
-        self.order.remove(group)
-        self.order.append(group)
-        return chunk
 
 
 class _progress_bar:

@@ -78,8 +78,9 @@ class ResultStore:
     """A folder of completed runs; see the module docstring for the guarantees."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
+        # the folder is made by the first write: opening a store (or failing to start the
+        # work, e.g. to join Ray) must leave no empty folder behind
         self.path = Path(path)
-        self.path.mkdir(parents=True, exist_ok=True)
         self.cleaned = self._clean_temporaries()
 
     def __repr__(self) -> str:
@@ -110,6 +111,7 @@ class ResultStore:
         schema_meta = dict(table.schema.metadata or {})
         schema_meta[META_KEY] = json.dumps(facts, sort_keys=True, default=repr).encode()
         table = table.replace_schema_metadata(schema_meta)
+        self.path.mkdir(parents=True, exist_ok=True)
         tmp = self.path / f"{_TMP_PREFIX}{os.getpid()}-{_HOST}-{uuid.uuid4().hex}-{key}{SUFFIX}.part"
         try:
             with open(tmp, "wb") as handle:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import socket
 import time
 import traceback
@@ -87,20 +88,20 @@ def execute_run(spec: RunSpec) -> RunOutcome:
         bench, load_seconds = load_benchmark(spec.benchmark, spec.benchmark_factory)
     except Exception as exc:  # noqa: BLE001 - infrastructure failure, reported, not stored
         return RunOutcome(spec.key, None, {}, infra_error=f"loading benchmark {spec.benchmark!r}: "
-                          f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}")
+                          f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=-5)}")
     start = time.perf_counter()
     try:
         searcher = spec.searcher_factory(space=bench.space, seed=spec.seed, **dict(spec.options))
     except Exception as exc:  # noqa: BLE001 - a searcher that cannot be built is the run's failure
         history = History()
-        history.error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}"
+        history.error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=-5)}"  # innermost frames
     else:
         history = run_search(searcher, bench, spec.budget, seed=spec.seed, batch_size=spec.batch_size)
     try:
         frame = history.to_frame()
     except Exception as exc:  # noqa: BLE001 - a framework fault, not the run's: reported, not stored
         return RunOutcome(spec.key, None, {}, infra_error=f"recording the history: {type(exc).__name__}: {exc}\n"
-                          f"{traceback.format_exc(limit=5)}")
+                          f"{traceback.format_exc(limit=-5)}")
     run_seconds = time.perf_counter() - start
     meta = {
         "searcher": spec.searcher,
@@ -119,9 +120,31 @@ def execute_run(spec: RunSpec) -> RunOutcome:
     return RunOutcome(spec.key, frame, meta, load_seconds=load_seconds, run_seconds=run_seconds)
 
 
+#: one frame of a formatted traceback: file, line, function
+_FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+), in (?P<function>\S+)')
+
+
+def error_summary(error: str) -> str:
+    """One line for a run's stored error: its first line and where it was raised.
+
+    Stored errors are ``"<Type>: <message>"`` and the traceback; a person
+    reading a report of many runs needs what went wrong and the innermost
+    frame (shown as its file's last two path parts), not the whole traceback.
+    """
+    lines = error.strip().splitlines()
+    if not lines:
+        return error
+    frames = [match for match in map(_FRAME.match, lines[1:]) if match]
+    if not frames:
+        return lines[0]
+    where = frames[-1]
+    short = "/".join(where["file"].replace(os.sep, "/").split("/")[-2:])
+    return f"{lines[0]} (at {short}:{where['line']} in {where['function']})"
+
+
 def execute_chunk(specs: Sequence[RunSpec]) -> list[RunOutcome]:
     """Do several runs in this process (one Ray task carries a chunk)."""
     return [execute_run(spec) for spec in specs]
 
 
-__all__ = ["RunOutcome", "RunSpec", "execute_chunk", "execute_run", "load_benchmark"]
+__all__ = ["RunOutcome", "RunSpec", "error_summary", "execute_chunk", "execute_run", "load_benchmark"]

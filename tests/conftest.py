@@ -12,9 +12,46 @@ from pathlib import Path
 
 import pytest
 
+#: CI's portability rerun (``.ci/run``) sets these to change the float path of
+#: the ``float_sensitive`` tests: a pinned intra-op thread count and oneDNN off
+THREADS_VARIABLE = "NASFRAME_TEST_THREADS"
+MKLDNN_VARIABLE = "NASFRAME_TEST_MKLDNN"
+
 SHARED_DATA = Path(
     os.environ.get("NASFRAME_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
 )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Apply the float path that ``NASFRAME_TEST_THREADS``/``NASFRAME_TEST_MKLDNN`` ask for.
+
+    The thread count is *pinned*: tests, fixtures and surrogates set one
+    thread for speed, and the rerun must override them all to prove that
+    the outcome does not hang on it, so later ``torch.set_num_threads`` calls
+    keep the pinned value. Nothing changes when the variables are unset.
+    """
+    threads, mkldnn = os.environ.get(THREADS_VARIABLE), os.environ.get(MKLDNN_VARIABLE)
+    if threads is None and mkldnn is None:
+        return
+    import torch
+
+    if threads is not None:
+        pinned, set_threads = int(threads), torch.set_num_threads
+        set_threads(pinned)
+        torch.set_num_threads = lambda _requested: set_threads(pinned)
+    if mkldnn is not None:
+        torch.backends.mkldnn.enabled = mkldnn != "0"
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    """Say in the run's header which float path a portability rerun used."""
+    if THREADS_VARIABLE not in os.environ and MKLDNN_VARIABLE not in os.environ:
+        return None
+    import torch
+
+    return (f"float path: {torch.get_num_threads()} torch threads, oneDNN "
+            f"{'on' if torch.backends.mkldnn.enabled else 'off'}, "
+            f"ATen kernels {torch.backends.cpu.get_cpu_capability()}")
 
 
 @pytest.fixture(scope="session")
@@ -59,7 +96,7 @@ def ray_session():
 
     started = False
     if not ray.is_initialized():
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+        ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
         started = True
     yield ray
     if started:

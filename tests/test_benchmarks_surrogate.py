@@ -13,7 +13,7 @@ from click.testing import CliRunner
 import benchmarks
 from benchmarks.base import METRICS, ResultSet
 from benchmarks.build import build_benchmark, held_out, split_indices
-from benchmarks.surrogate import SurrogateBenchmark
+from benchmarks.surrogate import ManifestError, SurrogateBenchmark
 from nasframe.cli import main
 from search_spaces.nb101.space import NB101Space
 from surrogates.ensemble import FamilyEnsemble
@@ -87,6 +87,14 @@ def test_save_load_gives_identical_answers_and_bad_folders_are_named(built, synt
         b = loaded.query(archs, noise=noise, seed=5).to_frame()
         pd.testing.assert_frame_equal(a, b)
     assert json.loads((path / "val_accuracy" / "card.json").read_text())["held_out"]["model"] == "xgb"
+    exact = SurrogateBenchmark("syn", SPACE, {"val_accuracy": built.benchmark.models["val_accuracy"]}, 108,
+                               exact={"params": "search_spaces.nb101.model:parameter_counts"})
+    reloaded = benchmarks.load(str(exact.save(tmp_path / "exact")))
+    assert reloaded.exact == exact.exact and np.array_equal(reloaded.query(archs).params, exact.query(archs).params)
+    manifest = json.loads((tmp_path / "exact" / "benchmark.json").read_text())
+    (tmp_path / "exact" / "benchmark.json").write_text(json.dumps({**manifest, "exact": {"params": "nowhere:f"}}))
+    with pytest.raises(ManifestError, match=r"benchmark.json: exact 'params': cannot import 'nowhere:f'"):
+        SurrogateBenchmark.load(tmp_path / "exact")
     (path / "benchmark.json").write_text("{broken")
     with pytest.raises(ValueError, match="benchmark.json is not a valid benchmark manifest"):
         SurrogateBenchmark.load(path)
@@ -169,7 +177,7 @@ def test_cli_build_query_evaluate_on_real_darts_data(tmp_path, monkeypatch):
     assert 0.85 < answer["val_accuracy"] < 0.97 and answer["epochs"] == -1
     plot = tmp_path / "scatter.png"
     unnamed = runner.invoke(main, ["benchmark", "evaluate", str(out), "--plot", str(plot)])
-    assert unnamed.exit_code == 1 and "naslib_zc_nasbench301.json (sha256" in unnamed.output
+    assert unnamed.exit_code == 2 and "naslib_zc_nasbench301.json (sha256" in unnamed.output
     # the card names its data by file name and checksum: found by name in a folder, checked by bytes
     evaluated = runner.invoke(main, ["benchmark", "evaluate", str(out), "--data", str(data.parent),
                                      "--plot", str(plot)])

@@ -140,6 +140,7 @@ def test_sum_skips_change_the_computation_not_the_weights():
     assert isinstance(base.layers[3].merge, nn.BatchNorm2d) and base.layers[0].merge is None
 
 
+@pytest.mark.float_sensitive
 def test_training_reduces_the_loss():
     torch.manual_seed(0)
     model = build_enas_model(_with_bit(_arch(3), 4, 0), channels=8, dropout=0.0).train()
@@ -152,6 +153,7 @@ def test_training_reduces_the_loss():
         loss.backward()
         optimizer.step()
         losses.append(loss.item())
+    # final / first loss, seeds 0-4 x 1 and 2 threads x AVX-512 and baseline ATen kernels: 0.035-0.065
     assert losses[-1] < 0.5 * losses[0]
     assert all(np.isfinite(losses))
 

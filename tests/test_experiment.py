@@ -21,9 +21,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from nasframe.core.errors import InvalidSetting, SettingsMismatch
 from nasframe.core.registry import SEARCHERS
 from nasframe.analysis import optimum, regret
-from nasframe.experiment import Experiment, IncompleteExperiment, _ChunkPlanner
+from nasframe.chunking import ChunkPlanner
+from nasframe.experiment import Experiment, FailedRuns, IncompleteExperiment
 from nasframe.searchers import RandomSearch
 from nasframe.store import ResultStore
 from nasframe.worker import RunOutcome, RunSpec
@@ -141,7 +143,7 @@ def _assert_same_contents(a: ResultStore, b: ResultStore) -> None:
 
 
 def _no_temporaries(path: Path) -> None:
-    assert [p.name for p in path.iterdir() if not p.name.endswith(".parquet")] == []
+    assert [p.name for p in path.iterdir() if not p.name.endswith(".parquet")] == ["experiment.json"]
 
 
 # -- the store ---------------------------------------------------------------------------------------------
@@ -184,7 +186,7 @@ def test_store_keeps_a_run_without_rows(tmp_path):
 def test_chunk_planner_probes_then_sizes_and_hands_out_each_run_once():
     specs = [RunSpec(f"k{s}-{name}", name, RandomSearch, {}, BENCH, object, s, 100, 1)
              for name in ("a", "b") for s in range(40)]
-    planner = _ChunkPlanner(specs, workers=2, chunk_seconds=1.0, max_chunk=256)
+    planner = ChunkPlanner(specs, workers=2, chunk_seconds=1.0, max_chunk=256)
     first, second = planner.next_chunk(), planner.next_chunk()
     assert len(first) == len(second) == 1 and {first[0].searcher, second[0].searcher} == {"a", "b"}
     for probe, seconds in ((first[0], 0.1), (second[0], 5.0)):  # a: 0.1 s per run, b: 5 s per run
@@ -320,7 +322,7 @@ def test_killed_driver_loses_only_runs_in_flight(ray_session, tmp_path):
 def test_searcher_errors_are_recorded_and_other_runs_complete(ray_session, tmp_path):
     exp = Experiment(["random", ("test-raise-after", {"after": 5}), BrokenInit], [BENCH], seeds=2, budget=20,
                      store=tmp_path)
-    report = exp.run(progress=False)
+    report = exp.run(progress=False, allow_failures=True)
     assert report.stored == 6 and report.not_run == {} and len(report.failed) == 4
     runs = exp.runs().set_index("searcher")
     assert runs.loc["random", "error"].isna().all()
@@ -330,8 +332,9 @@ def test_searcher_errors_are_recorded_and_other_runs_complete(ray_session, tmp_p
     assert (runs.loc["broken-init", "evaluations"] == 0).all()
     frame = exp.results()
     assert len(frame[frame["searcher"] == "random"]) == 40 and len(frame[frame["searcher"] == "test-raise-after"]) == 10
-    # failed runs are complete: a re-run does not redo them
-    assert exp.run(progress=False).stored == 0
+    # failed runs are complete: a re-run does not redo them, and names them again
+    again = exp.run(progress=False, allow_failures=True)
+    assert again.stored == 0 and again.failed == report.failed
 
 
 def test_benchmark_failing_for_one_architecture_is_a_row_with_error(ray_session, tmp_path):
@@ -416,3 +419,72 @@ def test_experiment_rejects_ambiguous_labels(tmp_path):
     other = Experiment([("random", {"x": 1})], [BENCH], seeds=1, budget=5, store=tmp_path).keys
     assert keys != other  # options are part of a run's identity
     assert json.loads(json.dumps(keys)) == keys
+
+
+# -- failures surface; the store keeps one configuration ------------------------------------------------
+
+
+def test_failed_runs_raise_naming_each_error_after_storing_everything_and_again_on_rerun(tmp_path):
+    exp = Experiment(["random", BrokenInit, ("test-raise-after", {"after": 3})], [BENCH], seeds=2, budget=8,
+                     store=tmp_path)
+    with pytest.raises(FailedRuns) as info:
+        exp.run(parallel=False, progress=False)
+    report = info.value.report
+    assert report.stored == 6 and len(report.failed) == 4  # everything stored first
+    message = str(info.value)
+    assert message.startswith("4 of 6 runs failed")
+    assert "ValueError: bad searcher options" in message and "RuntimeError: searcher broke after 3" in message
+    assert "in ask)" in message  # where: the innermost frame of the searcher that raised
+    with pytest.raises(FailedRuns) as again:  # a rerun stores nothing and names the same runs
+        exp.run(parallel=False, progress=False)
+    assert again.value.report.stored == 0 and again.value.report.failed == report.failed
+    assert exp.failures() == report.failed
+
+
+def test_compare_api_raises_for_failed_runs_or_leaves_them_out(tmp_path):
+    import nasframe as nf
+
+    with pytest.raises(FailedRuns, match="bad searcher options"):
+        nf.compare(["random", BrokenInit], BENCH, budget=6, seeds=1, parallel=False)
+    curves = nf.compare(["random", ("test-raise-after", {"after": 2})], BENCH, budget=6, seeds=2, parallel=False,
+                        allow_failures=True, store=tmp_path)
+    assert set(curves["searcher"]) == {"random"} and curves["run_key"].nunique() == 2
+
+
+def test_store_records_its_settings_and_refuses_others_but_takes_more_seeds(tmp_path):
+    spec = dict(searchers=["random", ("local", {"num_init": 3})], benchmarks=[BENCH], budget=5)
+    Experiment(**spec, seeds=2, store=tmp_path)  # constructing writes nothing
+    assert not tmp_path.joinpath("experiment.json").exists()
+    Experiment(**spec, seeds=2, store=tmp_path).run(parallel=False, progress=False)
+    recorded = json.loads((tmp_path / "experiment.json").read_text())
+    assert recorded == {"searchers": {"random": {}, "local": {"num_init": 3}}, "benchmarks": [BENCH],
+                        "seeds": [0, 1], "budget": 5, "batch_size": 1}
+    refusals = [
+        (dict(spec, budget=6), "budget: 5 there, 6 here"),
+        (dict(spec, searchers=["random", "local"]), "searchers.local.num_init: 3 there, not set here"),
+        (dict(spec, searchers=["random"]), "searchers.local: "),
+        (dict(spec, benchmarks=[BENCH, "nbgraph-citeseer"]), "benchmarks: "),
+    ]
+    for changed, difference in refusals:
+        with pytest.raises(SettingsMismatch, match="holds another experiment") as info:
+            Experiment(**changed, seeds=2, store=tmp_path)
+        assert difference in str(info.value)
+    with pytest.raises(SettingsMismatch, match=r"seeds: \[1\] recorded there, missing here"):
+        Experiment(**spec, seeds=[0], store=tmp_path)
+    more = Experiment(**spec, seeds=3, store=tmp_path).run(parallel=False, progress=False)
+    assert (more.skipped, more.stored) == (4, 2)  # more seeds: only the new runs
+    assert json.loads((tmp_path / "experiment.json").read_text())["seeds"] == [0, 1, 2]
+    with pytest.raises(SettingsMismatch, match=r"seeds: \[2\] recorded there"):
+        Experiment(**spec, seeds=2, store=tmp_path)
+
+
+def test_settings_that_cannot_run_are_refused_before_anything_is_written(tmp_path):
+    cases = [(dict(seeds=0), "no seeds"), (dict(seeds=[-1]), "seeds must be distinct and >= 0"),
+             (dict(seeds=[1, 1]), "seeds must be distinct"), (dict(budget=-1), "budget must be >= 1"),
+             (dict(batch_size=0), "batch size must be >= 1"), (dict(searchers=[]), "no searcher given"),
+             (dict(benchmarks=[]), "no benchmark given")]
+    for changed, message in cases:
+        settings = {"searchers": ["random"], "benchmarks": [BENCH], "seeds": 1, "budget": 5, **changed}
+        with pytest.raises(InvalidSetting, match=message):
+            Experiment(**settings, store=tmp_path / "store")
+    assert not (tmp_path / "store").exists()

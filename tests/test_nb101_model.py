@@ -14,6 +14,8 @@ from search_spaces.nb101.model import (
     NB101CellModule,
     build_nb101_model,
     count_parameters,
+    network_parameters,
+    parameter_counts,
     vertex_channels,
 )
 from tests.conftest import shared_file
@@ -82,6 +84,19 @@ def test_parameter_count_matches_all_real_records():
             mismatches.append((cell.to_json(), count, expected))
     assert next(model.parameters()).is_meta
     assert not mismatches, f"{len(mismatches)} of {len(data['key'])} differ, e.g. {mismatches[:3]}"
+
+
+@pytest.mark.parametrize(
+    "config",
+    [{}, dict(stem_channels=16, num_stacks=2, cells_per_stack=1, num_classes=4, in_channels=1), TINY],
+)
+def test_analytic_count_equals_the_builder_on_cells_of_every_size(config):
+    """The arithmetic behind the shipped benchmark's exact ``params``, checked against the network."""
+    cells = [MINIMAL, WIDEST, *_cells_of_every_size(seed=5, per_size=4)]
+    built = [count_parameters(build_nb101_model(c, device="meta", **config)) for c in cells]
+    assert [network_parameters(c, **config) for c in cells] == built
+    if not config:
+        assert parameter_counts(cells).tolist() == built
 
 
 def test_minimal_cell_count_by_hand():
@@ -169,6 +184,7 @@ def test_official_initialisation():
     assert torch.equal(stem_bn.bias, torch.zeros(256))
 
 
+@pytest.mark.float_sensitive
 def test_training_steps_reduce_loss_on_a_fixed_batch():
     """A few SGD steps must fit a learnable batch; broken gradients or wiring would stall."""
     torch.manual_seed(0)
@@ -184,5 +200,6 @@ def test_training_steps_reduce_loss_on_a_fixed_batch():
         loss.backward()
         optimiser.step()
         losses.append(loss.item())
-    # over 8 seeds the ratio stayed at or below 0.33
+    # over 8 seeds the ratio stayed at or below 0.33; seeds 0-4 x 1 and 2 threads x AVX-512
+    # and baseline ATen kernels: 0.16-0.33
     assert losses[-1] < 0.6 * losses[0], losses

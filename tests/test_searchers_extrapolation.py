@@ -38,6 +38,7 @@ def predictor(small_and_large):
     return make_surrogate("gin", small, members=2, epochs=40, seed=0).fit(archs, share_of_op0(archs))
 
 
+@pytest.mark.float_sensitive
 def test_graph_surrogates_read_larger_graphs_and_encodings_refuse(small_and_large, predictor):
     small, large = small_and_large
     big = large.sample(np.random.default_rng(1), 200)
@@ -53,6 +54,7 @@ def test_graph_surrogates_read_larger_graphs_and_encodings_refuse(small_and_larg
         predictor.transferred(NB101Space())
 
 
+@pytest.mark.float_sensitive
 def test_extrapolation_proposes_good_new_architectures_of_the_larger_space(small_and_large, predictor):
     _, large = small_and_large
     searcher = make("extrapolate", large, seed=0, predictor=predictor, candidates=200, random_candidates=200)
@@ -86,6 +88,7 @@ def test_resumes_the_same_trajectory_and_loads_a_saved_predictor(small_and_large
         PredictorExtrapolation(large, predictor=42)
 
 
+@pytest.mark.float_sensitive
 def test_nb101_cells_with_eight_vertices():
     """NB101's sampler almost never yields 8 vertices within 9 edges: min_nodes grows the pool to find them."""
 

@@ -193,6 +193,7 @@ def test_a_tiny_space_runs_dry_without_repeating():
     assert space.size() - 5 <= len(history) <= space.size()
 
 
+@pytest.mark.float_sensitive
 def test_the_model_steers_the_proposals(nbgraph):
     """Proposals from the fitted model beat random draws on a learnable objective."""
     ops = {op: i for i, op in enumerate(nbgraph.ops)}
@@ -289,6 +290,7 @@ def test_runs_on_every_space(name, label):
 # -- it searches ---------------------------------------------------------------
 
 
+@pytest.mark.float_sensitive
 def test_both_beat_random_search_on_nbgraph_cora(bench):
     """Mean best validation accuracy after 100 queries (rounds of 10) over seeds 0..4.
 

@@ -76,3 +76,16 @@ def test_nb101_benchmark_reproduces_its_recorded_held_out_quality():
     recorded = bench.card["held_out"][0]["kendall_tau"]
     assert kendall_tau(table["true"], table["predicted"]) == pytest.approx(recorded, abs=1e-9)
     assert recorded >= 0.75
+
+
+@pytest.mark.shared_data
+def test_nb101_answers_the_exact_parameter_count_of_every_real_record():
+    """``params`` of the shipped nb101 is counted, not predicted: all 1,000 published values."""
+    from search_spaces.nb101 import NB101Cell
+
+    data = json.loads(shared_file("nb101/nb101_1k_with_specs.json").read_text())
+    bench = benchmarks.load("nb101")
+    assert "params" not in bench.models and "params" in bench.exact
+    cells = [NB101Cell.from_codes(a, o) for a, o in zip(data["adjacency"], data["operations"])]
+    answered = bench.query(cells).params
+    assert answered.tolist() == data["trainable_parameters"] and len(cells) == 1000

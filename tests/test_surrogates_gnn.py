@@ -112,13 +112,17 @@ def test_missing_or_corrupt_member_is_a_clear_error(data, tmp_path):
         Surrogate.load(tmp_path / "m")
 
 
+@pytest.mark.float_sensitive
 def test_nb301_loss_decreases_during_training():
     cells, y = synthetic(200, seed=4)
     model = GINSurrogate(SPACE, members=1, seed=0, epochs=25, hidden=16, layers=3).fit(cells, y)
     history = model._models[0].history
-    assert len(history) == 25 and history[-1] < 0.7 * history[0], history
+    # final / first epoch loss, seeds 0-4 x 1 and 2 threads x AVX-512 and baseline ATen kernels:
+    # 0.55-0.68 (a ranking loss falls slowly); 0.85 leaves room for other float paths
+    assert len(history) == 25 and history[-1] < 0.85 * history[0], history
 
 
+@pytest.mark.float_sensitive
 def test_mse_loss_fits_any_scale_and_nb301_rejects_it(data):
     cells, y = data
     model = make_surrogate("gcn", SPACE, members=1, loss="mse", **QUICK).fit(cells, 100 * y)
@@ -138,6 +142,7 @@ def test_bad_hyper_parameters_raise():
         GINSurrogate(SPACE, lr=1e-3, lr_min=1e-2)
 
 
+@pytest.mark.float_sensitive
 @pytest.mark.shared_data
 @pytest.mark.parametrize("family, floor", [("gin", 0.6), ("gcn", 0.45)])
 def test_real_nb101_ranking_well_above_chance(family, floor):

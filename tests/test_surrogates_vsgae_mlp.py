@@ -53,6 +53,7 @@ def test_same_seed_same_predictions_global_rng_untouched(data):
     assert not np.array_equal(a, c)
 
 
+@pytest.mark.float_sensitive
 @pytest.mark.shared_data
 def test_ranks_held_out_real_nb101_cells():
     """200 real NB101 cells (108-epoch validation accuracy) to train, 200 held out.

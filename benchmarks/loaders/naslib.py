@@ -17,11 +17,12 @@ import pandas as pd
 
 from benchmarks.base import ResultSet
 from nasframe.core import InvalidArchitecture
+from nasframe.core.errors import UserError
 from search_spaces.darts.convert import from_naslib_compact
 from search_spaces.darts.space import DARTSSpace
 
 
-class NASLibFormatError(ValueError):
+class NASLibFormatError(UserError, ValueError):
     """A NASLib benchmark file is malformed; the message names file and record."""
 
 

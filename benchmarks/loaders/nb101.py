@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.base import METRICS
+from nasframe.core.errors import UserError
 from search_spaces.nb101.cell import NB101Cell
 from search_spaces.nb101.space import NB101Space
 
@@ -28,7 +29,7 @@ NB101_EPOCHS = (4, 12, 36, 108)
 OFFICIAL_HASH = re.compile(r"[0-9a-f]{32}")
 
 
-class NB101FormatError(ValueError):
+class NB101FormatError(UserError, ValueError):
     """A NAS-Bench-101 data file does not hold what its format promises.
 
     The message names the file and, where one is to blame, the record (0-based)

@@ -214,6 +214,8 @@ def load_nb101_tfrecord(
         test.append(final.test_accuracy if final.HasField("test_accuracy") else nan)
         train_time.append(final.training_time if final.HasField("training_time") else nan)
         params.append(metrics.trainable_parameters if metrics.HasField("trainable_parameters") else nan)
+    if number < 0:
+        raise NB101FormatError(f"{path}: holds no records (an empty file?)")
 
     archs = _spec_archs(path, list(spec_ids), spec_first, verify_hash)
 

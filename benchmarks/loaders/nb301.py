@@ -61,11 +61,12 @@ import pandas as pd
 
 from benchmarks.base import METRICS, ResultSet
 from nasframe.core import Architecture, InvalidArchitecture, SearchSpace
+from nasframe.core.errors import UserError
 
 LAYOUTS = ("nb301", "accel")
 
 
-class ResultFormatError(ValueError):
+class ResultFormatError(UserError, ValueError):
     """A result collection is unreadable or a record malformed; names the archive and member."""
 
 

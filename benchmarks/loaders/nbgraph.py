@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.base import ResultSet
+from nasframe.core.errors import UserError
 from search_spaces.nbgraph.arch import enumerate_archs
 from search_spaces.nbgraph.datasets import DATASET_NAMES, get_dataset
 from search_spaces.nbgraph.space import NBGraphSpace
@@ -49,7 +50,7 @@ FIELDS = ("valid_perf", "perf", "latency", "para")
 REPEATS_AVERAGED = 3
 
 
-class NBGraphFormatError(ValueError):
+class NBGraphFormatError(UserError, ValueError):
     """A NAS-Bench-Graph table is unreadable or malformed; the message names the file."""
 
 

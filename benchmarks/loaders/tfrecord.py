@@ -26,6 +26,7 @@ from typing import Iterable, Iterator
 import google_crc32c
 
 from nasframe.core.files import atomic_file
+from nasframe.core.errors import UserError
 
 _MASK_DELTA = 0xA282EAD8
 _HEADER = struct.Struct("<QI")  # length, masked CRC of the 8 length bytes
@@ -33,7 +34,7 @@ _FOOTER = struct.Struct("<I")  # masked CRC of the data
 _READ_BUFFER = 1 << 20
 
 
-class TFRecordError(ValueError):
+class TFRecordError(UserError, ValueError):
     """A TFRecord file is corrupt or truncated.
 
     ``path``, ``record`` (0-based number of the bad record) and ``offset``

@@ -7,6 +7,7 @@ import json
 import click
 
 from nasframe.cli import inputs
+from nasframe.core.errors import InvalidSetting, UnknownName
 
 
 @click.group()
@@ -31,8 +32,16 @@ def benchmark_list() -> None:
 @click.option("--noise", is_flag=True, help="Draw one plausible training run instead of the mean.")
 @click.option("--seed", type=int, default=None, help="Seed of the noise.")
 def benchmark_query(name, arch_texts, arch_file, fidelity, noise, seed) -> None:
-    """Print what benchmark NAME answers for each architecture, one JSON line each."""
+    """Print what benchmark NAME answers for each architecture, one JSON line each.
+
+    An --archs file may hold the lines `nasframe space sample` prints.
+    """
+    if seed is not None and not noise:
+        raise click.UsageError("--seed only applies to the noise of --noise; add --noise or drop --seed")
     bench = inputs.benchmark(name)
+    if fidelity is not None and fidelity not in bench.fidelities:
+        raise click.BadParameter(f"benchmark {bench.name!r} answers at {list(bench.fidelities)} epochs, not {fidelity}",
+                                 param_hint="--fidelity")
     texts = list(arch_texts) + ([line for line in arch_file.read().splitlines() if line.strip()] if arch_file else [])
     if not texts:
         raise click.UsageError("give at least one --arch or an --archs file")
@@ -42,10 +51,7 @@ def benchmark_query(name, arch_texts, arch_file, fidelity, noise, seed) -> None:
             archs.append(inputs.architecture(bench.space, text))
         except click.BadParameter as exc:
             raise click.BadParameter(f"architecture {number}: {exc.message}", param_hint="--arch") from None
-    try:
-        answer = bench.query(archs, fidelity, noise=noise, seed=seed)
-    except (KeyError, ValueError) as exc:
-        raise click.ClickException(str(exc)) from None
+    answer = bench.query(archs, fidelity, noise=noise, seed=seed)
     for arch, row in zip(archs, answer.to_frame().to_dict(orient="records")):
         clean = {k: (None if isinstance(v, float) and v != v else v) for k, v in row.items()}
         click.echo(json.dumps({"hash": bench.space.canonical_hash(arch), **clean}))
@@ -57,25 +63,32 @@ def benchmark_query(name, arch_texts, arch_file, fidelity, noise, seed) -> None:
 @click.option("--surrogate", "families_text", default="xgb", show_default=True, help="Comma-separated families: xgb,lgb,rf,gin,gcn.")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Folder to write the benchmark to.")
 @click.option("--name", default=None, help="Benchmark name (default: the folder name).")
-@click.option("--epochs", type=int, default=None, help="Fidelity to fit (default: the largest).")
-@click.option("--members", type=int, default=10, show_default=True, help="Ensemble members per family.")
+@click.option("--epochs", type=click.IntRange(min=1), default=None, help="Fidelity to fit (default: the largest).")
+@click.option("--members", type=click.IntRange(min=1), default=10, show_default=True, help="Ensemble members per family.")
 @click.option("--seed", type=int, default=0, show_default=True)
 def benchmark_build(data_path, data_format, families_text, out_dir, name, epochs, members, seed) -> None:
     """Fit a surrogate benchmark on real results and save it (with its model cards)."""
     from pathlib import Path
 
     from benchmarks import load_results
-    from benchmarks.build import build_benchmark
+    from benchmarks.build import build_benchmark, check_families
+    from benchmarks.catalog import FORMATS
 
+    # everything that can be checked is, before minutes of loading and fitting
+    if data_format not in FORMATS:
+        raise click.BadParameter(f"unknown format {data_format!r}; known: {', '.join(FORMATS)}", param_hint="--format")
+    families = [f.strip() for f in families_text.split(",")]
     try:
-        results = load_results(data_path, data_format)
-    except (OSError, ValueError) as exc:
-        raise click.ClickException(str(exc)) from None
+        check_families(families, members)
+    except UnknownName as exc:
+        raise click.BadParameter(str(exc), param_hint="--surrogate") from None
+    inputs.writable(out_dir)
+    click.echo(f"loading {data_path} ...", err=True)
+    results = load_results(data_path, data_format)
     click.echo(f"{len(results):,} architectures, {len(results.table):,} results from {results.source}")
-    built = build_benchmark(
-        results, name=name or Path(out_dir).name, surrogates=[f.strip() for f in families_text.split(",")],
-        members=members, epochs=epochs, seed=seed, format=data_format,
-    )
+    click.echo(f"fitting {', '.join(families)} ({members} members each) ...", err=True)
+    built = build_benchmark(results, name=name or Path(out_dir).name, surrogates=families, members=members,
+                            epochs=epochs, seed=seed, format=data_format)
     click.echo(built.report.to_markdown(index=False, floatfmt=".4g"))
     click.echo(f"saved to {built.benchmark.save(out_dir)}")
 
@@ -95,12 +108,12 @@ def benchmark_evaluate(name, data_path, plot_path) -> None:
     bench = inputs.benchmark(name)
     card = getattr(bench, "card", {})
     if not card.get("format"):
-        raise click.ClickException(f"benchmark {name!r} is not a surrogate benchmark with a recorded data format")
+        raise InvalidSetting(f"benchmark {name!r} is not a surrogate benchmark with a recorded data format")
     try:
         results = load_results(find_data(card["data"], data_path), card["format"])
         table = held_out(bench, results)
-    except (OSError, ValueError) as exc:
-        raise click.ClickException(str(exc)) from None
+    except (FileNotFoundError, ValueError) as exc:  # the data is missing, or not the data it was built from
+        raise InvalidSetting(str(exc)) from None
     report = regression_report(table["true"], table["predicted"])
     click.echo(f"{bench.name}: {len(table)} held-out architectures of {results.source}")
     for metric, value in report.items():

@@ -8,6 +8,7 @@ import click
 import numpy as np
 
 from nasframe.cli import inputs
+from nasframe.core.errors import InvalidSetting
 
 
 @click.group()
@@ -18,19 +19,17 @@ def bpe() -> None:
 @bpe.command("importance")
 @click.option("--data", "data_path", required=True, type=click.Path(exists=True, dir_okay=False),
               help="The BPE trials spreadsheet (Search_Hyperparameters_Results.xlsx).")
-@click.option("--seeds", default=10, show_default=True, help="Random forests averaged.")
+@click.option("--seeds", type=click.IntRange(min=1), default=10, show_default=True, help="Random forests averaged.")
 def bpe_importance(data_path: str, seeds: int) -> None:
     """Random-forest importance of the 8 BPE hyper-parameters for correlation and for cost."""
-    from nasframe.estimation import BPEFormatError, hyperparameter_importance, load_bpe_trials
+    from nasframe.estimation import hyperparameter_importance, load_bpe_trials
 
-    try:
-        trials = load_bpe_trials(data_path)
-    except BPEFormatError as exc:
-        raise click.ClickException(str(exc)) from None
+    trials = load_bpe_trials(data_path)
     click.echo(f"{len(trials.config)} trials x {trials.accuracies.shape[1]} architectures; Spearman recomputed "
                f"(max deviation from the sheet {(trials.spearman - trials.reported_correlation).abs().max():.4f})")
     for title, target in (("Spearman correlation with full training", trials.spearman),
                           ("cost (GPU hours)", trials.gpu_hours)):
+        click.echo(f"fitting {seeds} random forests for {title} ...", err=True)
         click.echo(f"\nimportance for {title}:")
         click.echo(hyperparameter_importance(trials.config, target, seeds=seeds).to_markdown(floatfmt=".3f"))
 
@@ -39,17 +38,21 @@ def bpe_importance(data_path: str, seeds: int) -> None:
 @click.option("--task", "task_name", default="fashion-mnist", show_default=True, help="A registered task.")
 @click.option("--data", default=None, help="Dataset folder, for tasks read from the user's files.")
 @click.option("--space", "space_name", default="nb101", show_default=True)
-@click.option("--archs", "num_archs", default=24, show_default=True, help="Architectures in the reference ranking.")
+@click.option("--archs", "num_archs", type=click.IntRange(min=3), default=24, show_default=True,
+              help="Architectures in the reference ranking (3 or more: fewer rank nothing).")
 @click.option("--full", "full_items", multiple=True, metavar="FIELD=VALUE",
               help="The full recipe's fields (repeatable); the rest are Recipe's defaults.")
-@click.option("--budget", default=0.1, show_default=True, help="Largest cost ratio BPE / full.")
-@click.option("--rounds", default=3, show_default=True)
-@click.option("--per-round", default=5, show_default=True, help="BPE configurations trained per round.")
-@click.option("--exploit", default=3, show_default=True,
+@click.option("--budget", type=click.FloatRange(min=0, max=1, min_open=True), default=0.1, show_default=True,
+              help="Largest cost ratio BPE / full, in (0, 1].")
+@click.option("--rounds", type=click.IntRange(min=1), default=3, show_default=True)
+@click.option("--per-round", type=click.IntRange(min=1), default=5, show_default=True,
+              help="BPE configurations trained per round.")
+@click.option("--exploit", type=click.IntRange(min=0), default=3, show_default=True,
               help="BPEs the forest predicts best within the budget, trained after the rounds.")
-@click.option("--confirm", default=3, show_default=True,
+@click.option("--confirm", type=click.IntRange(min=0), default=3, show_default=True,
               help="Best BPEs within the budget trained again with other seeds before one is chosen.")
-@click.option("--replicates", default=3, show_default=True, help="Seeds per confirmed BPE (the first included).")
+@click.option("--replicates", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Seeds per confirmed BPE (the first included).")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
               help="Study folder: every training result is kept there, a re-run resumes.")
@@ -58,25 +61,24 @@ def bpe_search(task_name, data, space_name, num_archs, full_items, budget, round
                replicates, seed, out_dir, address) -> None:
     """Minimum Importance Pruning: a reference ranking at the full recipe, then a cheap recipe that agrees."""
     import time
-    from pathlib import Path
 
     from nasframe.core.files import atomic_file
     from nasframe.estimation import BPEEvaluator, image_bpe_space, minimum_importance_pruning
     from nasframe.ray_session import ray_session
 
     began = time.perf_counter()
+    # every check before the reference set trains at the full recipe (minutes to hours)
     space_obj = inputs.space(space_name)
-    task = inputs.task(task_name, data)
     full = inputs.recipe(full_items)
+    task = inputs.task(task_name, data)
+    inputs.trainable(space_obj, full, task)
+    space_bpe = image_bpe_space(full, full.image_size or task.dataset.image_shape[-1])
+    inputs.trainable(space_obj, space_bpe.dearest(), task)
+    out = inputs.writable(out_dir)
     archs = space_obj.sample(np.random.default_rng(seed), num_archs)
-    out = Path(out_dir)
     with ray_session(address):
-        try:
-            evaluator = BPEEvaluator(task, space_obj, archs, full, out / "trainings", seed=seed)
-        except ValueError as exc:
-            raise click.ClickException(str(exc)) from None
+        evaluator = BPEEvaluator(task, space_obj, archs, full, out / "trainings", seed=seed)
         click.echo(evaluator.describe_reference())
-        space_bpe = image_bpe_space(full, full.image_size or task.dataset.image_shape[-1])
         result = minimum_importance_pruning(space_bpe, evaluator, budget=budget, rounds=rounds,
                                             per_round=per_round, seed=seed, exploit=exploit, confirm=confirm,
                                             replicates=replicates, on_round=lambda r: click.echo(r.describe()))
@@ -97,8 +99,10 @@ def bpe_search(task_name, data, space_name, num_archs, full_items, budget, round
 @click.option("--out", "out_dir", required=True, type=click.Path(exists=True, file_okay=False),
               help="A study folder of `nasframe bpe search` (its report.json).")
 @click.option("--searcher", "searcher_name", default="evolution", show_default=True)
-@click.option("--trials", default=16, show_default=True, help="Tune trials (architectures) at the BPE.")
-@click.option("--top-k", default=3, show_default=True, help="Architectures retrained at the full recipe.")
+@click.option("--trials", type=click.IntRange(min=1), default=16, show_default=True,
+              help="Tune trials (architectures) at the BPE.")
+@click.option("--top-k", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Architectures retrained at the full recipe.")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--address", default=None, help="Ray cluster address (default: a local Ray on every core).")
 def bpe_apply(out_dir, searcher_name, trials, top_k, seed, address) -> None:
@@ -111,9 +115,10 @@ def bpe_apply(out_dir, searcher_name, trials, top_k, seed, address) -> None:
     from nasframe.tasks import Recipe
     from nasframe.training import search_then_retrain
 
+    inputs.searcher(searcher_name)
     out = Path(out_dir)
     if not (out / "report.json").is_file():
-        raise click.ClickException(f"{out / 'report.json'} missing: run `nasframe bpe search --out {out}` first")
+        raise InvalidSetting(f"{out / 'report.json'} missing: run `nasframe bpe search --out {out}` first")
     report = json.loads((out / "report.json").read_text())
     space_obj = inputs.space(report["space"])
     task = inputs.task(report["task"], report["data"])

@@ -1,54 +1,97 @@
-"""``nasframe compare``: searchers x seeds on benchmarks, as regret curves and a table."""
+"""``nasframe compare``: searchers x seeds on benchmarks, as regret curves and a table.
+
+Failed runs are never silent: each is printed with its error, counted in the
+table (``failed``) and listed in ``regret.md``, and the command exits 1 when
+any run of the comparison failed (a rerun lists them again), unless
+``--allow-failures`` accepts a partial comparison.
+"""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
+from typing import Any
 
 import click
+
+_POSITIVE = click.IntRange(min=1)
 
 
 @click.command("compare")
 @click.option("--benchmark", "bench_names", multiple=True, default=["nb101"], show_default=True,
-              help="Benchmark (repeatable).")
+              help="Benchmark name or saved benchmark folder (repeatable).")
 @click.option("--searchers", "searcher_text", default="random,evolution,local", show_default=True,
               help="Comma-separated searcher names.")
-@click.option("--seeds", default=20, show_default=True, help="Seeds 0..N-1 per searcher and benchmark.")
-@click.option("--budget", default=150, show_default=True)
-@click.option("--batch-size", default=1, show_default=True)
+@click.option("--seeds", default=20, show_default=True, type=_POSITIVE,
+              help="Seeds 0..N-1 per searcher and benchmark.")
+@click.option("--budget", default=150, show_default=True, type=_POSITIVE, help="Architectures per run.")
+@click.option("--batch-size", default=1, show_default=True, type=_POSITIVE)
 @click.option("--out", "out_dir", default="results/compare", show_default=True, type=click.Path(file_okay=False),
-              help="Results folder; re-running with the same folder resumes.")
-@click.option("--address", default=None, help="Ray cluster address (default: a local Ray).")
+              help="Results folder; re-running with the same folder and settings resumes (more seeds may be "
+                   "added; other settings are refused).")
+@click.option("--address", default=None,
+              help="Ray cluster to join (default: RAY_ADDRESS, else the cluster `ray start` recorded on this "
+                   "machine, else a private local Ray; `local` always starts a private one).")
 @click.option("--serial", is_flag=True, help="Run in this process, without Ray.")
 @click.option("--option", "option_texts", multiple=True, metavar="SEARCHER:KEY=VALUE",
               help="A searcher option (repeatable), e.g. latent-bo:model=models/vsgae-nb101. "
                    "VALUE is read as JSON when it parses, else as text.")
-def compare(bench_names, searcher_text, seeds, budget, batch_size, out_dir, address, serial, option_texts) -> None:
+@click.option("--allow-failures", is_flag=True,
+              help="Exit 0 although some runs failed (they are still listed and counted in the report).")
+def compare(bench_names, searcher_text, seeds, budget, batch_size, out_dir, address, serial, option_texts,
+            allow_failures) -> None:
     """Run searchers x seeds on benchmarks; write regret curves (PNG) and a table (markdown, CSV)."""
-    from pathlib import Path
-
-    from nasframe.analysis import plot_regret, regret_table
+    from nasframe.core.files import check_writable_folder
     from nasframe.experiment import Experiment, IncompleteExperiment
+    from nasframe.worker import error_summary
 
     names = [n.strip() for n in searcher_text.split(",") if n.strip()]
+    if not names:
+        raise click.BadParameter("no searcher named", param_hint="--searchers")
     options = _searcher_options(option_texts, names)
-    out = Path(out_dir)
+    out = check_writable_folder(out_dir, "--out")
     entries = [(name, options[name]) if name in options else name for name in names]
     experiment = Experiment(entries, list(bench_names), seeds, budget, batch_size, store=out / "store")
     try:
-        report = experiment.run(address=address, parallel=not serial)
+        report = experiment.run(address=address, parallel=not serial, allow_failures=True)
     except IncompleteExperiment as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"{report.stored} runs done now, {report.skipped} already stored, {len(report.failed)} failed "
-               f"({report.wall_seconds:.0f} s)")
+    click.echo(f"{report.stored} runs done now, {report.skipped} already stored, {len(report.failed)} of "
+               f"{report.total} failed ({report.wall_seconds:.0f} s)")
+    for key, error in sorted(report.failed.items()):
+        click.echo(f"failed: {key}: {error_summary(error)}", err=True)
+    _write_report(experiment, report, out, f"{seeds} seeds, {budget} queries")
+    if report.failed and not allow_failures:  # exit status 1: the runs failed, not the command line
+        raise click.ClickException(f"{len(report.failed)} of {report.total} runs failed (listed above and in "
+                                   f"{out / 'regret.md'}); --allow-failures accepts a partial comparison")
+
+
+def _write_report(experiment: Any, report: Any, out: Path, subtitle: str) -> None:
+    """regret.csv, regret.md (the table, then every failed run with its error) and one plot per benchmark.
+
+    Failed runs are cut short, so they stay out of the statistics and the
+    curves, but the table counts them, and a searcher whose every run failed
+    keeps its row.
+    """
+    from nasframe.analysis import plot_regret, regret_table
+    from nasframe.worker import error_summary
+
     curves = experiment.regret()
-    table = regret_table(curves)
+    curves = curves[~curves["run_key"].isin(set(report.failed))]
+    table = regret_table(curves, experiment.runs())
     table.to_csv(out / "regret.csv", index=False)
-    markdown = table.to_markdown(index=False, floatfmt=".4f")
+    lines = [table.to_markdown(index=False, floatfmt=".4f")]
+    if curves.empty:
+        lines.insert(0, "No run finished without an error: there is no regret to compare.\n")
+    if report.failed:
+        lines += ["", f"{len(report.failed)} of {report.total} runs failed (left out of the regret statistics):", ""]
+        lines += [f"- `{key}`: {error_summary(error)}" for key, error in sorted(report.failed.items())]
+    markdown = "\n".join(lines)
     (out / "regret.md").write_text(markdown + "\n")
     click.echo(markdown)
     for bench_name, part in curves.groupby("benchmark"):
         path = out / f"regret-{Path(bench_name).name}.png"
-        plot_regret(part, f"{bench_name}: {seeds} seeds, {budget} queries", path)
+        plot_regret(part, f"{bench_name}: {subtitle}", path)
         click.echo(f"regret curves: {path}")
 
 
@@ -58,8 +101,6 @@ def _searcher_options(texts, names: list[str]) -> dict[str, dict]:
     A value that names an existing file or folder becomes an absolute path:
     Ray workers need not share the driver's working directory.
     """
-    from pathlib import Path
-
     options: dict[str, dict] = {}
     for text in texts:
         head, equals, value = text.partition("=")

@@ -14,6 +14,7 @@ import click
 import numpy as np
 
 from nasframe.cli import inputs
+from nasframe.core.errors import InvalidSetting
 
 
 @click.group()
@@ -101,6 +102,9 @@ def embed_train(space_name, kind, count, use_all, uniform, holdout, epochs, batc
     if labels_path is not None and kind != "svge":
         raise click.BadParameter("only SVGe has a predictor to train on labels; use --model svge", param_hint="--labels")
     space_obj = inputs.space(space_name)
+    inputs.writable(out_dir)  # before training, not after
+    if checkpoint_dir is not None:
+        inputs.writable(checkpoint_dir, "--checkpoint")
     try:
         split = EmbeddingSplit(space_name, None if use_all else count, holdout, seed, uniform,
                                labels=None if labels_path is None else str(Path(labels_path).resolve()),
@@ -111,8 +115,8 @@ def embed_train(space_name, kind, count, use_all, uniform, holdout, epochs, batc
                                  param_hint=flag) from None
     try:
         archs, heldout = split.draw(space_obj)
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from None
+    except ValueError as exc:  # more architectures asked than the space or index holds; a corrupt index
+        raise InvalidSetting(str(exc)) from None
     y = None
     if labels_path is not None:
         archs, y = with_targets(space_obj, archs, *_labelled(space_obj, labels_path, labels_format, heldout))

@@ -1,70 +1,124 @@
-"""Command-line text to library objects, with the errors click shows for bad input.
+"""Command-line text to library objects, checked before any command does its work.
 
-Every command reads its space, architecture, benchmark, task and recipe
-arguments through these, so a bad value reads the same in every command
-(``Invalid value for 'SPACE': ...``) and exits with click's usage code.
+Every command reads its space, searcher, architecture, benchmark, task and
+recipe arguments and checks its output folder through these, so a bad value
+reads the same in every command (``Invalid value for 'SPACE': ...``) and is
+refused before minutes of loading, fitting or training. Errors are click's
+usage errors or :class:`~nasframe.core.errors.UserError`; the boundary in
+:mod:`nasframe.cli` prints either on one line and exits with status 2.
 """
 
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 from typing import Any
 
 import click
 
 from nasframe.core import Architecture, SearchSpace
-from nasframe.core.registry import load_space
+from nasframe.core.errors import InvalidSetting, UnknownName
+from nasframe.core.files import check_writable_folder
+from nasframe.core.registry import SEARCHERS, load_space
 
 
 def space(name: str) -> SearchSpace:
     """The registered space ``name``."""
     try:
         return load_space(name)
-    except KeyError as exc:
-        raise click.BadParameter(str(exc.args[0]), param_hint="SPACE") from None
+    except UnknownName as exc:
+        raise click.BadParameter(str(exc), param_hint="SPACE") from None
+
+
+def searcher(name: str, option: str = "--searcher") -> str:
+    """``name`` if a searcher is registered under it (checked before any work)."""
+    try:
+        SEARCHERS.factory(name)
+    except UnknownName as exc:
+        raise click.BadParameter(str(exc), param_hint=option) from None
+    return name
 
 
 def architecture(space_obj: SearchSpace, text: str) -> Architecture:
-    """An architecture of ``space_obj`` from JSON: its ``to_json`` object, or the raw form ``validate`` takes."""
-    from nasframe.core import InvalidArchitecture
-
+    """An architecture of ``space_obj`` from JSON: its ``to_json`` object, the raw form ``validate`` takes,
+    or a line of ``nasframe space sample`` (``{"hash": ..., "arch": ...}``), so that output pipes back in."""
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise click.BadParameter(f"not JSON: {exc}", param_hint="--arch") from None
+    if isinstance(data, dict) and "arch" in data:
+        data = data["arch"]
     try:
         return space_obj.from_json(data) if isinstance(data, dict) else space_obj.validate(data)
-    except InvalidArchitecture as exc:
-        raise click.BadParameter(str(exc), param_hint="--arch") from None
+    except (ValueError, TypeError, KeyError, IndexError) as exc:
+        # InvalidArchitecture names the broken rule; malformed JSON (a ragged matrix, a missing
+        # key) fails inside the validator with a Python error that still says what is wrong
+        reason = str(exc) if not isinstance(exc, KeyError) else f"missing {exc}"
+        raise click.BadParameter(f"not a {space_obj.name} architecture: {reason}", param_hint="--arch") from None
 
 
-def benchmark(name: str) -> Any:
-    """A benchmark by registered name or saved folder."""
+def benchmark(name: str, option: str = "NAME") -> Any:
+    """A benchmark by registered name or saved folder: the one resolver every command uses."""
     import benchmarks
 
     try:
         return benchmarks.load(name)
-    except KeyError as exc:
-        raise click.BadParameter(str(exc.args[0]), param_hint="NAME") from None
-    except FileNotFoundError as exc:
-        raise click.ClickException(str(exc)) from None
+    except (UnknownName, FileNotFoundError) as exc:
+        raise click.BadParameter(str(exc), param_hint=option) from None
 
 
 def task(name: str, data: str | None) -> Any:
     """A registered training task, reading its data from ``data`` where given."""
-    from nasframe.tasks import DatasetError, load_task
+    from nasframe.tasks import load_task
 
-    try:
-        return load_task(name, **({"path": data} if data else {}))
-    except (DatasetError, KeyError) as exc:
-        raise click.ClickException(str(exc)) from None
+    return load_task(name, **({"path": data} if data else {}))
 
 
 def recipe(items: tuple[str, ...], **defaults: Any) -> Any:
     """A training recipe from ``FIELD=VALUE`` items over ``defaults`` (the rest: the recipe's defaults)."""
-    from nasframe.tasks import Recipe, RecipeError, parse_overrides
+    from nasframe.tasks import Recipe, parse_overrides
 
+    return Recipe.from_dict({**defaults, **parse_overrides(list(items))})
+
+
+def trainable(space_obj: SearchSpace, recipe_obj: Any, task_obj: Any) -> None:
+    """Refuse, before training, a space without a network for a recipe or a recipe that cannot fit in memory."""
     try:
-        return Recipe.from_dict({**defaults, **parse_overrides(list(items))})
-    except RecipeError as exc:
-        raise click.ClickException(str(exc)) from None
+        space_obj.network_options(channels=recipe_obj.channels, layers=recipe_obj.layers,
+                                  in_channels=task_obj.in_channels, num_classes=task_obj.num_classes)
+    except NotImplementedError:
+        raise InvalidSetting(f"space {space_obj.name!r} has no network to train from a recipe "
+                             f"(trainable spaces: {', '.join(_trainable_spaces())})") from None
+    except ValueError as exc:  # the space names the recipe field it cannot honour
+        raise InvalidSetting(f"--recipe for space {space_obj.name!r}: {exc}") from None
+    side = recipe_obj.image_size or task_obj.dataset.image_shape[-1]
+    recipe_obj.check_memory(side, *_memory())
+
+
+def _trainable_spaces() -> list[str]:
+    """The registered spaces that translate a recipe into a network (for the error message)."""
+    from nasframe.core.registry import SPACES
+
+    found = []
+    for name in SPACES.names():
+        try:
+            load_space(name).network_options(channels=16, layers=3, in_channels=3, num_classes=10)
+            found.append(name)
+        except (NotImplementedError, ValueError):
+            pass
+    return found
+
+
+def _memory() -> tuple[int, str]:
+    """Bytes a training here can use, and where: the first GPU's memory, else this machine's RAM."""
+    import torch
+
+    if torch.cuda.is_available():
+        return torch.cuda.get_device_properties(0).total_memory, "the GPU"
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"), "this machine's memory"
+
+
+def writable(path: str | os.PathLike[str], option: str = "--out") -> Path:
+    """``path`` as a folder files can be written to (or created in), checked before any work."""
+    return check_writable_folder(path, option)

@@ -3,18 +3,30 @@
 from __future__ import annotations
 
 import json
+import math
 
 import click
 
 from nasframe.cli import inputs
 
 
+@click.command("searchers")
+def list_searchers() -> None:
+    """List the registered searcher names (for --searcher and --searchers)."""
+    from nasframe.core.registry import SEARCHERS
+
+    for name in SEARCHERS.names():
+        click.echo(name)
+
+
 @click.command("search")
 @click.option("--benchmark", "bench_name", default="nb101", show_default=True, help="Benchmark name or saved folder.")
-@click.option("--searcher", "searcher_name", default="evolution", show_default=True, help="Searcher name (nasframe searchers).")
-@click.option("--budget", default=150, show_default=True, help="Architectures to evaluate.")
+@click.option("--searcher", "searcher_name", default="evolution", show_default=True,
+              help="Searcher name (`nasframe searchers` lists them).")
+@click.option("--budget", type=click.IntRange(min=1), default=150, show_default=True, help="Architectures to evaluate.")
 @click.option("--seed", default=0, show_default=True)
-@click.option("--batch-size", default=1, show_default=True, help="Architectures asked and evaluated at once.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Architectures asked and evaluated at once.")
 @click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False),
               help="Results folder (default: results/search-<benchmark>-<searcher>-<seed>).")
 @click.option("--address", default=None, help="Run on this Ray cluster (e.g. auto or ray://host:10001).")
@@ -25,17 +37,15 @@ def search(bench_name: str, searcher_name: str, budget: int, seed: int, batch_si
 
     from nasframe.analysis import final_regret, plot_search
     from nasframe.experiment import search_on_ray
-
     from nasframe.searchers import make
 
-    bench = inputs.benchmark(bench_name)
-    try:
-        searcher = make(searcher_name, bench.space, seed=seed)
-    except KeyError as exc:
-        raise click.BadParameter(str(exc.args[0]), param_hint="--searcher") from None
+    inputs.searcher(searcher_name)
+    bench = inputs.benchmark(bench_name, "--benchmark")
+    _check_budget(budget, bench)
+    out = inputs.writable(Path(out_dir or f"results/search-{Path(bench.name).name}-{searcher_name}-{seed}"))
     if address is None:
+        searcher = make(searcher_name, bench.space, seed=seed)
         history = _search_here(searcher, bench, f"{searcher_name} on {bench.name}", budget, seed, batch_size)
-    out = Path(out_dir or f"results/search-{Path(bench.name).name}-{searcher_name}-{seed}")
     out.mkdir(parents=True, exist_ok=True)
     if address is not None:
         history = search_on_ray(searcher_name, bench_name, budget, seed=seed, batch_size=batch_size,
@@ -48,9 +58,34 @@ def search(bench_name: str, searcher_name: str, budget: int, seed: int, batch_si
                **history.summary(), "optimum": ended["optimum"]}
     if summary["best"] is not None:
         summary.update(best_mean_val_accuracy=ended["incumbent_val_accuracy"], regret=ended["regret"])
-    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    (out / "summary.json").write_text(json.dumps(_strict(summary), indent=2, default=str, allow_nan=False))
     plot_search(frame, ended["optimum"], f"{searcher_name} on {bench.name}", out / "best.png")
     _report(summary, history.error, out)
+
+
+def _check_budget(budget: int, bench) -> None:
+    """Refuse a budget larger than the architectures the benchmark can answer: the run could never spend it.
+
+    Refused up front rather than stopped with a warning, so that a summary
+    never reports a budget that was not spent.
+    """
+    from nasframe.core.errors import InvalidSetting
+
+    sizes = [n for n in (bench.space.size(), len(bench) if hasattr(bench, "__len__") else None) if n]
+    if sizes and budget > min(sizes):
+        raise InvalidSetting(f"--budget {budget:,} is more than the {min(sizes):,} architectures benchmark "
+                             f"{bench.name!r} can answer; give --budget {min(sizes):,} or less")
+
+
+def _strict(value):
+    """``value`` with every NaN or infinite float replaced by ``None``: summary.json stays strict JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _strict(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_strict(v) for v in value]
+    return value
 
 
 def _search_here(searcher, bench, title: str, budget: int, seed: int, batch_size: int):
@@ -76,6 +111,9 @@ def _report(summary: dict, error: str | None, out) -> None:
     best = summary["best"]
     if error:
         click.echo(f"the searcher stopped with an error after {summary['evaluated']} evaluations:\n{error}", err=True)
+    elif summary["evaluated"] < summary["budget"]:
+        click.echo(f"warning: the search stopped after {summary['evaluated']:,} of --budget {summary['budget']:,} "
+                   "evaluations: the searcher proposed no new architecture", err=True)
     if best is None:
         raise click.ClickException("no architecture was evaluated successfully")
     click.echo(f"best architecture (hash {best['hash']}):\n{best['arch']}")

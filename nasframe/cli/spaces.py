@@ -27,10 +27,14 @@ def space() -> None:
 
 @space.command("sample")
 @click.argument("name")
-@click.option("-n", "count", default=5, show_default=True, help="How many architectures.")
+@click.option("-n", "count", type=click.IntRange(min=1), default=5, show_default=True, help="How many architectures.")
 @click.option("--seed", default=0, show_default=True)
 def space_sample(name: str, count: int, seed: int) -> None:
-    """Print N random architectures of space NAME, one JSON object per line."""
+    """Print N random architectures of space NAME, one JSON object per line.
+
+    Each line (``{"hash": ..., "arch": ...}``) is accepted back by
+    ``nasframe benchmark query --archs``.
+    """
     space_obj = inputs.space(name)
     for arch in space_obj.sample(np.random.default_rng(seed), count):
         record = {"hash": space_obj.canonical_hash(arch), "arch": arch.to_json()}
@@ -61,10 +65,14 @@ def space_enumerate(name: str, path: str | None, rebuild: bool) -> None:
 
     if name != "nb101":
         raise click.BadParameter(f"space {name!r} has no enumeration index (only nb101)", param_hint="NAME")
-    from search_spaces.nb101.enumeration import default_index_path, load_index
+    from search_spaces.nb101.enumeration import CorruptIndexError, default_index_path, load_index
 
     start = time.perf_counter()
-    index = load_index(path, rebuild=rebuild)
+    try:
+        index = load_index(path, rebuild=rebuild)
+    except CorruptIndexError as exc:  # this command builds the index: a broken one is replaced, not a dead end
+        click.echo(f"{exc}: rebuilding it", err=True)
+        index = load_index(path, rebuild=True)
     sizes, counts = np.unique(index.num_vertices, return_counts=True)
     click.echo(f"{len(index):,} unique cells in {time.perf_counter() - start:.1f} s -> {path or default_index_path()}")
     for n, c in zip(sizes.tolist(), counts.tolist()):

@@ -33,15 +33,18 @@ def train(task_name, data, space_name, arch_text, recipe_items, checkpoint, seed
     """Train one architecture on a task and print its per-epoch metrics."""
     import torch
 
-    from nasframe.tasks import CheckpointMismatch, Trainer
+    from nasframe.tasks import Trainer
 
     if threads:
         torch.set_num_threads(threads)
     space_obj = inputs.space(space_name)
+    recipe = inputs.recipe(recipe_items)
     arch = (inputs.architecture(space_obj, arch_text) if arch_text
             else space_obj.sample(np.random.default_rng(seed), 1)[0])
     task = inputs.task(task_name, data)
-    recipe = inputs.recipe(recipe_items)
+    inputs.trainable(space_obj, recipe, task)
+    if checkpoint is not None:
+        inputs.writable(checkpoint, "--checkpoint")
     click.echo(f"{task}\narchitecture {space_obj.canonical_hash(arch)}\n{recipe}")
 
     def show(metrics, _folder):
@@ -49,10 +52,7 @@ def train(task_name, data, space_name, arch_text, recipe_items, checkpoint, seed
                    f"train_loss {metrics['train_loss']:.4f}  {metrics['images_per_second']:.0f} img/s  "
                    f"{metrics['epoch_seconds']:.1f} s")
 
-    try:
-        result = Trainer(task, recipe, seed=seed, evaluate_test=True).fit(
-            space_obj, arch, checkpoint_dir=checkpoint, on_epoch=show)
-    except CheckpointMismatch as exc:
-        raise click.ClickException(str(exc)) from None
+    result = Trainer(task, recipe, seed=seed, evaluate_test=True).fit(
+        space_obj, arch, checkpoint_dir=checkpoint, on_epoch=show)
     click.echo(json.dumps({"val_accuracy": result.val_accuracy, "test_accuracy": result.test_accuracy,
                            "params": result.params, "seconds": round(result.seconds, 2)}))

@@ -12,8 +12,10 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
+from nasframe.core.errors import UserError
 
-class InvalidArchitecture(ValueError):
+
+class InvalidArchitecture(UserError, ValueError):
     """An architecture violates a rule of its space; the message names the rule."""
 
     def __init__(self, space: str, rule: str, detail: str = "") -> None:

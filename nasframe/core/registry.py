@@ -26,6 +26,8 @@ import os
 from importlib import import_module, metadata
 from typing import Any, Callable, Generic, TypeVar, Union
 
+from nasframe.core.errors import UnknownName
+
 T = TypeVar("T")
 
 #: environment variable naming plug-in modules to import on first lookup
@@ -113,12 +115,12 @@ class Registry(Generic[T]):
         return sorted(set(self._factories) | set(entry_points))
 
     def factory(self, name: str) -> Callable[..., T]:
-        """The factory registered as ``name``; ``KeyError`` listing the known names otherwise."""
+        """The factory registered as ``name``; :class:`UnknownName` (a ``KeyError``) listing the known names otherwise."""
         entry_points = self._load()
         if name not in self._factories:
             if name not in entry_points:
                 known = ", ".join(self.names()) or "none installed"
-                raise KeyError(f"unknown {self.kind} {name!r}; known: {known}")
+                raise UnknownName(f"unknown {self.kind} {name!r}; known: {known}")
             self._factories[name] = entry_points[name].load()
         found = self._factories[name]
         if isinstance(found, str):

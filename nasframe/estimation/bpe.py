@@ -108,6 +108,12 @@ class BPESpace:
         value = getattr(self.full, name)
         return value if value is not None else max(self.parameters[name].choices, key=_numeric)
 
+    def dearest(self) -> Recipe:
+        """The recipe with every free field at its largest choice: the most memory any configuration takes
+        (checked before the study starts)."""
+        return self.recipe({name: self.fixed.get(name, max(p.choices, key=_numeric))
+                            for name, p in self.parameters.items()})
+
     def cost_proxy(self, config: Mapping[str, Any]) -> float:
         """Relative training cost of ``config`` against the full recipe, before any measurement."""
         proxy = 1.0
@@ -127,6 +133,10 @@ def config_key(config: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+#: the values image_bpe_space tries for the fields it only makes cheaper (those up to the full recipe's)
+_LADDERS = {"epochs": (1, 2, 4, 8), "data_fraction": (0.05, 0.1, 0.25, 0.5, 1.0), "channels": (4, 8, 16, 32)}
+
+
 def image_bpe_space(full: Recipe, image_size: int) -> BPESpace:
     """The default BPE space for image classification: Zheng et al.'s 8 hyper-parameters plus data fraction.
 
@@ -134,10 +144,16 @@ def image_bpe_space(full: Recipe, image_size: int) -> BPESpace:
     found the most important and whose deeper setting can pay for itself.
     """
     sides = sorted({max(8, image_size // 2), max(8, (3 * image_size) // 4), image_size})
+    cheaper = {name: tuple(v for v in ladder if v <= getattr(full, name)) for name, ladder in _LADDERS.items()}
+    for name, choices in cheaper.items():
+        if not choices:  # refused here, before the reference set trains at the full recipe
+            smallest = _LADDERS[name][0]
+            raise RecipeError(f"full recipe {name}={getattr(full, name)} leaves BPE nothing cheaper to try: "
+                              f"give the full recipe {name} >= {smallest}")
     return BPESpace(full, [
-        BPEParameter("epochs", tuple(e for e in (1, 2, 4, 8) if e <= full.epochs), 1.0),
-        BPEParameter("data_fraction", tuple(f for f in (0.05, 0.1, 0.25, 0.5, 1.0) if f <= full.data_fraction), 1.0),
-        BPEParameter("channels", tuple(c for c in (4, 8, 16, 32) if c <= full.channels), 1.5),
+        BPEParameter("epochs", cheaper["epochs"], 1.0),
+        BPEParameter("data_fraction", cheaper["data_fraction"], 1.0),
+        BPEParameter("channels", cheaper["channels"], 1.5),
         BPEParameter("layers", (full.layers, full.layers + 1), 1.0),
         BPEParameter("image_size", tuple(sides), 2.0),
         BPEParameter("batch_size", (256, 128, 64), 0.0),

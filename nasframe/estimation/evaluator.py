@@ -16,7 +16,8 @@ import pandas as pd
 from scipy.stats import kendalltau, spearmanr
 
 from nasframe.core import Architecture, SearchSpace
-from nasframe.core.files import atomic_file
+from nasframe.core.errors import InvalidSetting
+from nasframe.core.files import atomic_file, pin_settings
 from nasframe.estimation.bpe import config_key
 from nasframe.tasks import ImageClassification, Recipe
 
@@ -47,7 +48,8 @@ class BPEEvaluator:
         self.resources = resources
         self.hashes = [space.canonical_hash(a) for a in self.archs]
         if len(set(self.hashes)) != len(self.hashes):
-            raise ValueError("the reference architectures must be distinct")
+            raise InvalidSetting("the reference architectures must be distinct: the space drew a repeat; "
+                                 "try another seed")
         self._reference: pd.DataFrame | None = None
         self._check_manifest()
 
@@ -56,17 +58,7 @@ class BPEEvaluator:
         architectures, full recipe or seed must not be mixed into this one's scores."""
         manifest = {"task": self.task.name, "task_seed": self.task.seed, "space": self.space.name,
                     "archs": self.hashes, "full": self.full.to_dict(), "seed": self.seed}
-        path = self.folder / "manifest.json"
-        if path.is_file():
-            stored = json.loads(path.read_text())
-            differs = sorted(k for k in manifest if stored.get(k) != manifest[k])
-            if differs:
-                raise ValueError(f"{self.folder} holds another BPE study (differs in {differs}); "
-                                 f"use a new folder or the same settings")
-            return
-        self.folder.mkdir(parents=True, exist_ok=True)
-        with atomic_file(path, "w") as handle:
-            json.dump(manifest, handle, indent=1)
+        pin_settings(self.folder / "manifest.json", manifest, what="BPE study")
 
     def _train(self, recipes: dict[str, tuple[Recipe, int]], evaluate_test: bool) -> dict[str, pd.DataFrame]:
         """Train every architecture under every (recipe, seed) not already stored; per key, a frame."""

@@ -11,6 +11,7 @@ sheet ``Ground_truth`` the full-training accuracy of the 100 architectures.
 
 from __future__ import annotations
 
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from nasframe.core.errors import UserError
 #: the spreadsheet's row labels of the 8 BPE hyper-parameters, and our names
 HYPERPARAMETERS = {
     "epoch": "epochs",
@@ -33,7 +35,7 @@ TRIALS_SHEET = "Hyperparameters Search"
 TRUTH_SHEET = "Ground_truth"
 
 
-class BPEFormatError(ValueError):
+class BPEFormatError(UserError, ValueError):
     """The spreadsheet does not have the layout described above; the message says where."""
 
 
@@ -70,7 +72,7 @@ def load_bpe_trials(path: str | Path) -> BPETrials:
     path = Path(path)
     try:
         sheets = pd.read_excel(path, sheet_name=[TRIALS_SHEET, TRUTH_SHEET], header=None)
-    except (OSError, ValueError, KeyError) as exc:
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:  # a truncated .xlsx is a broken zip
         raise BPEFormatError(f"{path}: not the BPE trials spreadsheet ({exc})") from None
     sheet, truth = sheets[TRIALS_SHEET], sheets[TRUTH_SHEET]
     trials = [str(t).strip() for t in sheet.iloc[0, 1:] if isinstance(t, str)]

@@ -25,7 +25,7 @@ step 3 is :func:`~nasframe.searchers._candidates.mutation_candidates`;
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -94,22 +94,33 @@ class PredictorSearcher(ModelBasedSearcher):
         (1: whenever a result arrived; never without new results).
     """
 
+    #: the defaults a published variant chooses for ``surrogate``, ``random_candidates``
+    #: and ``acquisition`` (see :class:`BANANAS` and :class:`SurrogateBO`)
+    preset: ClassVar[dict[str, Any]] = {}
+
     def __init__(
         self,
         space: SearchSpace,
         *,
         seed: int = 0,
-        surrogate: str,
-        members: int,
-        encoding: str | None,
-        num_init: int,
-        candidates: int,
-        random_candidates: int,
-        mutate_top: int,
-        acquisition: str,
-        fit_every: int,
-        surrogate_params: dict[str, Any] | None,
+        surrogate: str | None = None,
+        members: int = 5,
+        encoding: str | None = None,
+        num_init: int = 10,
+        candidates: int = 100,
+        random_candidates: int | None = None,
+        mutate_top: int = 2,
+        acquisition: str | None = None,
+        fit_every: int = 1,
+        surrogate_params: dict[str, Any] | None = None,
     ) -> None:
+        chosen = {"surrogate": surrogate, "random_candidates": random_candidates, "acquisition": acquisition}
+        missing = [key for key, value in chosen.items() if value is None and key not in self.preset]
+        if missing:
+            raise TypeError(f"{type(self).__name__} has no preset for {', '.join(missing)}: pass them")
+        surrogate, random_candidates, acquisition = (
+            self.preset[key] if value is None else value for key, value in chosen.items()
+        )
         super().__init__(space, seed=seed, num_init=num_init, fit_every=fit_every)
         check_acquisition(acquisition)
         require_integers(("members", members, 1))
@@ -199,28 +210,7 @@ class BANANAS(PredictorSearcher):
     """
 
     name = "bananas"
-
-    def __init__(
-        self,
-        space: SearchSpace,
-        *,
-        seed: int = 0,
-        surrogate: str = "mlp",
-        members: int = 5,
-        encoding: str | None = None,
-        num_init: int = 10,
-        candidates: int = 100,
-        random_candidates: int = 0,
-        mutate_top: int = 2,
-        acquisition: str = "its",
-        fit_every: int = 1,
-        surrogate_params: dict[str, Any] | None = None,
-    ) -> None:
-        super().__init__(
-            space, seed=seed, surrogate=surrogate, members=members, encoding=encoding, num_init=num_init,
-            candidates=candidates, random_candidates=random_candidates, mutate_top=mutate_top,
-            acquisition=acquisition, fit_every=fit_every, surrogate_params=surrogate_params,
-        )
+    preset = {"surrogate": "mlp", "random_candidates": 0, "acquisition": "its"}
 
 
 class SurrogateBO(PredictorSearcher):
@@ -235,28 +225,7 @@ class SurrogateBO(PredictorSearcher):
     """
 
     name = "bo"
-
-    def __init__(
-        self,
-        space: SearchSpace,
-        *,
-        seed: int = 0,
-        surrogate: str = "xgb",
-        members: int = 5,
-        encoding: str | None = None,
-        num_init: int = 10,
-        candidates: int = 100,
-        random_candidates: int = 10,
-        mutate_top: int = 2,
-        acquisition: str = "ei",
-        fit_every: int = 1,
-        surrogate_params: dict[str, Any] | None = None,
-    ) -> None:
-        super().__init__(
-            space, seed=seed, surrogate=surrogate, members=members, encoding=encoding, num_init=num_init,
-            candidates=candidates, random_candidates=random_candidates, mutate_top=mutate_top,
-            acquisition=acquisition, fit_every=fit_every, surrogate_params=surrogate_params,
-        )
+    preset = {"surrogate": "xgb", "random_candidates": 10, "acquisition": "ei"}
 
 
 __all__ = ["BANANAS", "PredictorSearcher", "SurrogateBO"]

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from nasframe.core.errors import UserError
+
 #: where Debian's ``dataset-fashion-mnist`` package puts the four IDX files
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 #: environment variable overriding the Fashion-MNIST folder
@@ -30,7 +32,7 @@ CIFAR10_ENV = "NASFRAME_CIFAR10"
 _IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
 
-class DatasetError(ValueError):
+class DatasetError(UserError, ValueError):
     """A dataset file is missing, of the wrong format, truncated or inconsistent."""
 
 

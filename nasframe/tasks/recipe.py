@@ -14,8 +14,12 @@ architecture fixes its own depth).
 
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Mapping
+
+from nasframe.core.errors import UserError
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("cosine", "constant")
@@ -23,7 +27,13 @@ SCHEDULES = ("cosine", "constant")
 PRECISIONS = ("32", "16")
 
 
-class RecipeError(ValueError):
+#: stem-sized feature maps one training step keeps per layer (see :meth:`Recipe.training_bytes`)
+ACTIVATIONS_PER_LAYER = 12
+#: the words ``--recipe augment=...`` accepts, and what they mean
+BOOLEANS = {"true": True, "yes": True, "on": True, "1": True, "false": False, "no": False, "off": False, "0": False}
+
+
+class RecipeError(UserError, ValueError):
     """A training recipe has an unknown field or a value out of range."""
 
 
@@ -52,33 +62,36 @@ class Recipe:
     grad_clip: float | None = 5.0
 
     def __post_init__(self) -> None:
-        def bad(name: str, why: str) -> RecipeError:
-            return RecipeError(f"recipe field {name!r}={getattr(self, name)!r}: {why}")
+        _check_integers(self)
+        _check_reals(self)
+        _check_choices(self)
 
-        for name in ("epochs", "batch_size", "channels", "layers"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise bad(name, "must be a positive integer")
-        if not self.lr > 0:
-            raise bad("lr", "must be positive")
-        if not 0 <= self.momentum < 1:
-            raise bad("momentum", "must be in [0, 1)")
-        if self.weight_decay < 0:
-            raise bad("weight_decay", "must be >= 0")
-        if self.optimizer not in OPTIMIZERS:
-            raise bad("optimizer", f"one of {OPTIMIZERS}")
-        if self.schedule not in SCHEDULES:
-            raise bad("schedule", f"one of {SCHEDULES}")
-        if self.precision not in PRECISIONS:
-            raise bad("precision", f"one of {PRECISIONS}")
-        if self.image_size is not None and (not isinstance(self.image_size, int) or self.image_size < 4):
-            raise bad("image_size", "an integer >= 4, or None for the dataset's size")
-        if not 0 < self.data_fraction <= 1:
-            raise bad("data_fraction", "must be in (0, 1]")
-        if not isinstance(self.cutout, int) or self.cutout < 0:
-            raise bad("cutout", "a non-negative integer (pixels)")
-        if self.grad_clip is not None and not self.grad_clip > 0:
-            raise bad("grad_clip", "positive, or None for no clipping")
+    def training_bytes(self, side: int) -> int:
+        """A low estimate of the memory one training step takes on images of ``side`` pixels.
+
+        Activations kept for the backward pass dominate: about
+        :data:`ACTIVATIONS_PER_LAYER` stem-sized feature maps per layer and
+        per stem, each ``batch_size x channels x side x side`` numbers. The
+        constant was measured on NB101 networks (peak memory of one step);
+        DARTS and ENAS networks keep more, so this under-estimates them and
+        only refuses recipes that surely cannot fit.
+        """
+        number_bytes = 2 if self.precision == "16" else 4
+        return number_bytes * self.batch_size * self.channels * side * side * ACTIVATIONS_PER_LAYER * (1 + self.layers)
+
+    def check_memory(self, side: int, available: int, where: str = "this machine") -> None:
+        """Refuse (:class:`RecipeError`) a recipe whose :meth:`training_bytes` exceed ``available`` bytes.
+
+        Called before training, so that ``image_size=1000`` is an error at
+        once instead of a process that grows until the system kills it.
+        """
+        needed = self.training_bytes(side)
+        if needed > available:
+            raise RecipeError(
+                f"recipe image_size={side}, batch_size={self.batch_size}, channels={self.channels}, "
+                f"layers={self.layers} needs at least {needed / 2**30:.1f} GiB to train, more than the "
+                f"{available / 2**30:.1f} GiB of {where}; lower image_size, batch_size or channels"
+            )
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> "Recipe":
@@ -100,6 +113,52 @@ class Recipe:
         return replace(self, **changes) if changes else self
 
 
+def _bad(recipe: Recipe, name: str, why: str) -> RecipeError:
+    """The error for one field: its name and value, then what it must be."""
+    return RecipeError(f"recipe field {name!r}={getattr(recipe, name)!r}: {why}")
+
+
+def _check_integers(recipe: Recipe) -> None:
+    """Counts and sizes: whole numbers (a bool is not one, though Python says it is an int)."""
+
+    def integer(value: Any) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool)
+
+    for name in ("epochs", "batch_size", "channels", "layers"):
+        if not integer(getattr(recipe, name)) or getattr(recipe, name) < 1:
+            raise _bad(recipe, name, "must be a positive integer")
+    if recipe.image_size is not None and (not integer(recipe.image_size) or recipe.image_size < 4):
+        raise _bad(recipe, "image_size", "an integer >= 4, or None for the dataset's size")
+    if not integer(recipe.cutout) or recipe.cutout < 0:
+        raise _bad(recipe, "cutout", "a non-negative integer (pixels)")
+    if recipe.image_size is not None and recipe.cutout > recipe.image_size:
+        raise _bad(recipe, "cutout", f"larger than the images (image_size={recipe.image_size})")
+
+
+def _check_reals(recipe: Recipe) -> None:
+    """Rates and fractions: finite numbers in range (``inf`` and ``nan`` parse as floats but train nothing)."""
+    ranges = {"lr": ("must be a finite number > 0", lambda v: v > 0),
+              "momentum": ("must be in [0, 1)", lambda v: 0 <= v < 1),
+              "weight_decay": ("must be a finite number >= 0", lambda v: v >= 0),
+              "data_fraction": ("must be in (0, 1]", lambda v: 0 < v <= 1),
+              "grad_clip": ("a finite number > 0, or None for no clipping", lambda v: v > 0)}
+    for name, (why, ok) in ranges.items():
+        value = getattr(recipe, name)
+        if value is None and name == "grad_clip":
+            continue
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or not ok(value):
+            raise _bad(recipe, name, why)
+
+
+def _check_choices(recipe: Recipe) -> None:
+    """Named options: one of their known values."""
+    for name, choices in (("optimizer", OPTIMIZERS), ("schedule", SCHEDULES), ("precision", PRECISIONS)):
+        if getattr(recipe, name) not in choices:
+            raise _bad(recipe, name, f"one of {choices}")
+    if not isinstance(recipe.augment, bool):
+        raise _bad(recipe, "augment", "true or false")
+
+
 def parse_overrides(items: list[str] | tuple[str, ...]) -> dict[str, Any]:
     """``["epochs=4", "lr=0.1"]`` (the CLI's ``--recipe`` options) as typed values for :class:`Recipe`."""
     types = {f.name: f.type for f in fields(Recipe)}
@@ -115,13 +174,14 @@ def parse_overrides(items: list[str] | tuple[str, ...]) -> dict[str, Any]:
             if text.lower() == "none":
                 out[key] = None
             elif "bool" in kind:
-                out[key] = text.lower() in ("1", "true", "yes", "on")
+                out[key] = BOOLEANS[text.lower()]
             elif "int" in kind and "float" not in kind:
                 out[key] = int(text)
             elif "float" in kind:
                 out[key] = float(text)
             else:
                 out[key] = text
-        except ValueError:
-            raise RecipeError(f"recipe override {item!r}: {text!r} is not a {kind}") from None
+        except (KeyError, ValueError):
+            expected = "true or false" if "bool" in kind else f"a {kind}"
+            raise RecipeError(f"recipe override {item!r}: {text!r} is not {expected}") from None
     return out

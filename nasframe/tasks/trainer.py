@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import pickle
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,7 @@ from typing import Any, Callable
 import torch
 
 from nasframe.core import Architecture, SearchSpace
+from nasframe.core.errors import UserError
 from nasframe.core.files import atomic_file
 from nasframe.tasks.image import ImageClassification
 from nasframe.tasks.networks import build_network
@@ -39,8 +41,8 @@ CHECKPOINT_FILE = "trainer-state.pt"
 EpochCallback = Callable[[dict[str, Any], "Path | None"], None]
 
 
-class CheckpointMismatch(RuntimeError):
-    """A checkpoint folder holds the training of another architecture, recipe or seed."""
+class CheckpointMismatch(UserError, RuntimeError):
+    """A checkpoint folder holds the training of another architecture, recipe or seed, or an unreadable file."""
 
 
 @dataclass
@@ -237,7 +239,13 @@ class _Run:
     def restore(self, path: Path) -> None:
         """Continue from the checkpoint at ``path``; refuse one of another training."""
         # loaded on the CPU: the generator states must stay CPU tensors; load_state_dict moves the rest
-        state = torch.load(path, map_location="cpu", weights_only=False)
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=False)
+        except (EOFError, RuntimeError, pickle.UnpicklingError) as exc:  # 0-byte, truncated or not a checkpoint
+            raise CheckpointMismatch(f"{path} is not a readable checkpoint ({type(exc).__name__}: {exc}); "
+                                     f"delete it to train from the start") from exc
+        if not isinstance(state, dict):
+            raise CheckpointMismatch(f"{path} is not a checkpoint of nasframe's trainer")
         if state.get("fingerprint") != self.fingerprint:
             raise CheckpointMismatch(
                 f"{path} is the checkpoint of another training "

@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> None:
     import ray
 
     # one Ray instance for every experiment of the script: start-up (~5 s) is not what is measured
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     if not args.speedup_only:
         full(args.searchers.split(","), args.seeds, args.budget, args.batch_size)
     speedup(args.seeds, args.budget, 1)

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import NamedTuple, TypeVar
 
 from nasframe.core import InvalidArchitecture
+from nasframe.core.errors import UserError
 from nasframe.core.files import atomic_file
 from search_spaces.enas.arch import ENASArch
 
@@ -34,7 +35,7 @@ DVAE_TRAIN_FRACTION = 0.9
 T = TypeVar("T")
 
 
-class DVAEFormatError(ValueError):
+class DVAEFormatError(UserError, ValueError):
     """A line of a D-VAE file is malformed; the message names the file and line."""
 
     def __init__(self, path: str | os.PathLike[str], line: int, reason: str) -> None:

@@ -39,6 +39,7 @@ from typing import Iterable
 
 import numpy as np
 
+from nasframe.core.errors import UserError
 from nasframe.core.files import atomic_file
 from search_spaces.nb101.cell import (
     CODE_INPUT,
@@ -303,7 +304,7 @@ def write_index(index: NB101Index, path: str | Path) -> None:
         )
 
 
-class CorruptIndexError(ValueError):
+class CorruptIndexError(UserError, ValueError):
     """The index file cannot be read back; the message names the file."""
 
 
@@ -319,7 +320,8 @@ def read_index(path: str | Path) -> NB101Index:
             labels, num_vertices = data["labels"], data["num_vertices"]
     except (OSError, EOFError, KeyError, ValueError, zipfile.BadZipFile, zlib.error) as exc:
         raise CorruptIndexError(
-            f"NB101 index {path} is unreadable ({exc}); delete it or call load_index(rebuild=True)"
+            f"NB101 index {path} is unreadable ({exc}); rebuild it with `nasframe space enumerate nb101` "
+            "or load_index(rebuild=True)"
         ) from exc
     count = len(digests)
     shapes = (digests.shape, edges.shape, labels.shape, num_vertices.shape)
@@ -357,7 +359,7 @@ def load_index(path: str | Path | None = None, rebuild: bool = False) -> NB101In
     if len(index) != NUM_CELLS:
         raise CorruptIndexError(
             f"NB101 index {path} holds {len(index):,} cells, the space has {NUM_CELLS:,}; "
-            "call load_index(rebuild=True)"
+            "rebuild it with `nasframe space enumerate nb101` or load_index(rebuild=True)"
         )
     _LOADED[path.resolve()] = (key, index)
     return index
