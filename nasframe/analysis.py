@@ -22,8 +22,10 @@ import pandas as pd
 #: columns of :func:`regret`
 REGRET_COLUMNS = (
     "run_key", "searcher", "benchmark", "seed", "step", "best_val_accuracy", "incumbent_val_accuracy", "optimum",
-    "regret",
+    "regret", "best_seen_val_accuracy", "seen_regret",
 )
+#: the columns :func:`regret` copies from the frame it is given
+_COPIED = REGRET_COLUMNS[:6]
 
 
 def optimum(bench: Any) -> float | None:
@@ -53,46 +55,63 @@ def optimum(bench: Any) -> float | None:
 
 
 def regret(frame: pd.DataFrame, benchmark: Any, label: str | None = None) -> pd.DataFrame:
-    """Per run and step: the incumbent's value and ``regret = optimum - that value``.
+    """Per run and step, two regrets: the incumbent's (``regret``) and the best seen (``seen_regret``).
 
-    The incumbent is the architecture with the best *observed* validation
-    accuracy so far (what a searcher would return); its value is the
-    benchmark's noiseless answer for it (the mean over repeats, or the
-    surrogate's mean), because searches see noisy evaluations and the noisy
-    maximum of many draws overstates what was found. ``frame`` is
-    :meth:`Experiment.results <nasframe.experiment.Experiment.results>` (or
-    :meth:`ResultStore.load <nasframe.store.ResultStore.load>`), or the
-    :meth:`History.to_frame <nasframe.runner.History.to_frame>` of one run (no
-    ``run_key`` column: one run); ``benchmark`` a benchmark object, name or
-    saved folder; only rows of that benchmark are used, those whose
-    ``benchmark`` is ``label`` (default: the benchmark's name; an experiment
-    labels a saved folder by the path it was given). ``regret`` is NaN where the
-    benchmark has no known optimum (see :func:`optimum`) and before the first
-    successful evaluation of a run. Columns: :data:`REGRET_COLUMNS` (those the
-    frame has of run_key, searcher, benchmark, seed, step, best_val_accuracy
-    (observed); then incumbent_val_accuracy, optimum, regret).
+    ``regret = optimum - incumbent_val_accuracy``: the incumbent is the
+    architecture with the best *observed* validation accuracy so far (what a
+    searcher would return); its value is the benchmark's noiseless answer for
+    it (the mean over repeats, or the surrogate's mean), because searches see
+    noisy evaluations and the noisy maximum of many draws overstates what was
+    found. ``seen_regret = optimum - best_seen_val_accuracy``: the best
+    noiseless value among *every* architecture evaluated so far, whether or not
+    its noisy draw made it the incumbent. The two are equal on an exact table
+    (one answer per architecture); under noise ``seen_regret <= regret``, and
+    the gap is what the noise cost the search in recognising its best
+    architecture (``seen_regret`` measures the search, ``regret`` also the luck
+    of the draws). Noiseless values come from one batched query of the distinct
+    successfully evaluated architectures.
+
+    ``frame`` is :meth:`Experiment.results
+    <nasframe.experiment.Experiment.results>` (or :meth:`ResultStore.load
+    <nasframe.store.ResultStore.load>`), or the :meth:`History.to_frame
+    <nasframe.runner.History.to_frame>` of one run (no ``run_key`` column: one
+    run); ``benchmark`` a benchmark object, name or saved folder; only rows of
+    that benchmark are used, those whose ``benchmark`` is ``label`` (default:
+    the benchmark's name; an experiment labels a saved folder by the path it was
+    given). Both regrets are NaN where the benchmark has no known optimum (see
+    :func:`optimum`) and before the first successful evaluation of a run.
+    Columns: :data:`REGRET_COLUMNS` (those the frame has of run_key, searcher,
+    benchmark, seed, step, best_val_accuracy (observed); then
+    incumbent_val_accuracy, optimum, regret, best_seen_val_accuracy,
+    seen_regret).
     """
     bench = _benchmark(benchmark) if isinstance(benchmark, str) else benchmark
     name = label or getattr(bench, "name", str(benchmark))
     rows = (frame[frame["benchmark"] == name] if "benchmark" in frame else frame).reset_index(drop=True)
     best = optimum(bench)
-    out = rows[[c for c in REGRET_COLUMNS[:-3] if c in rows]].copy()
-    # the incumbent's arch JSON at every step, then one batched noiseless query for all of them
-    first_row = (rows.groupby("run_key", sort=False).cumcount().to_numpy() if "run_key" in rows
-                 else np.arange(len(rows)))
-    steps = rows["incumbent_step"].astype("Int64")
-    has = steps.notna().to_numpy()
-    source = np.flatnonzero(has) - first_row[has] + steps[has].to_numpy(dtype=np.int64)
-    incumbent_arch = pd.Series(pd.NA, index=rows.index, dtype=object)
-    incumbent_arch[has] = rows["arch"].to_numpy()[source]
-    unique = pd.unique(incumbent_arch[has])
+    out = rows[[c for c in _COPIED if c in rows]].copy()
+    runs = rows["run_key"].to_numpy() if "run_key" in rows else np.zeros(len(rows), dtype=int)
+    # one batched noiseless query for every distinct successfully evaluated architecture
+    ok = rows["val_accuracy"].notna().to_numpy()
+    unique = pd.unique(rows["arch"][ok])
     values = {}
     if len(unique):
         archs = [bench.space.from_json(json.loads(text)) for text in unique]
-        values = dict(zip(unique, bench.query(archs).val_accuracy))
-    out["incumbent_val_accuracy"] = [values[a] if a is not pd.NA else np.nan for a in incumbent_arch]
+        values = dict(zip(unique, np.asarray(bench.query(archs).val_accuracy, dtype=float)))
+    true = np.array([values[a] if good else np.nan for a, good in zip(rows["arch"], ok)], dtype=float)
+    # the incumbent's noiseless value: the true value of the row its incumbent_step points to
+    first_row = pd.Series(runs).groupby(runs, sort=False).cumcount().to_numpy()
+    steps = rows["incumbent_step"].astype("Int64")
+    has = steps.notna().to_numpy()
+    source = np.flatnonzero(has) - first_row[has] + steps[has].to_numpy(dtype=np.int64)
+    incumbent = np.full(len(rows), np.nan)
+    incumbent[has] = true[source]
+    out["incumbent_val_accuracy"] = incumbent
     out["optimum"] = np.nan if best is None else best
     out["regret"] = out["optimum"] - out["incumbent_val_accuracy"]
+    seen = pd.Series(np.where(ok, true, -np.inf)).groupby(runs, sort=False).cummax().to_numpy()
+    out["best_seen_val_accuracy"] = np.where(np.isfinite(seen), seen, np.nan)
+    out["seen_regret"] = out["optimum"] - out["best_seen_val_accuracy"]
     return out
 
 
@@ -106,16 +125,19 @@ def _benchmark(name: str) -> Any:
 
 
 def final_regret(frame: pd.DataFrame, bench: Any) -> dict[str, float | None]:
-    """Where one run ended: the benchmark's ``optimum``, its last incumbent's noiseless value and the regret.
+    """Where one run ended: the optimum, its last incumbent's noiseless value and regret, and the best seen.
 
-    The last row of :func:`regret` for the run's ``History.to_frame()``;
-    ``None`` for what is unknown (no optimum, no successful evaluation).
+    The last row of :func:`regret` for the run's ``History.to_frame()``
+    (keys ``optimum``, ``incumbent_val_accuracy``, ``regret``,
+    ``best_seen_val_accuracy``, ``seen_regret``); ``None`` for what is unknown
+    (no optimum, no successful evaluation).
     """
+    keys = REGRET_COLUMNS[6:]
     curve = regret(frame, bench)
     if curve.empty:
-        return {"optimum": optimum(bench), "incumbent_val_accuracy": None, "regret": None}
+        return {key: optimum(bench) if key == "optimum" else None for key in keys}
     last = curve.iloc[-1]
-    return {key: _known(last[key]) for key in ("optimum", "incumbent_val_accuracy", "regret")}
+    return {key: _known(last[key]) for key in keys}
 
 
 def _known(value: Any) -> float | None:
@@ -123,14 +145,18 @@ def _known(value: Any) -> float | None:
 
 
 def regret_table(curves: pd.DataFrame, runs: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Final regret (mean +- standard error over seeds) per benchmark and searcher, best first.
+    """Final regrets (mean +- standard error over seeds) per benchmark and searcher, best first.
 
-    ``runs`` (one row per stored run with ``run_key``, ``benchmark``,
-    ``searcher`` and ``error``: :meth:`Experiment.runs
-    <nasframe.experiment.Experiment.runs>`) makes failures visible: ``runs``
-    then counts every run and ``failed`` those that ended in an error, whose
-    curves (cut short) are left out of the statistics, and a searcher whose
-    every run failed keeps its row (with NaN statistics) instead of vanishing.
+    Two regrets (see :func:`regret`): ``final regret`` of the incumbent the
+    search would return (chosen by its observed value, scored by its noiseless
+    one), and ``final seen regret`` of the best noiseless value among
+    everything the search evaluated; rows are ordered by the first. ``runs``
+    (one row per stored run with ``run_key``, ``benchmark``, ``searcher`` and
+    ``error``: :meth:`Experiment.runs <nasframe.experiment.Experiment.runs>`)
+    makes failures visible: ``runs`` then counts every run and ``failed`` those
+    that ended in an error, whose curves (cut short) are left out of the
+    statistics, and a searcher whose every run failed keeps its row (with NaN
+    statistics) instead of vanishing.
     """
     last = curves.groupby("run_key").tail(1)
     if runs is not None:
@@ -144,14 +170,22 @@ def regret_table(curves: pd.DataFrame, runs: pd.DataFrame | None = None) -> pd.D
         if runs is not None:
             mine = (runs["benchmark"] == bench_name) & (runs["searcher"] == searcher_name)
             row.update(runs=int(mine.sum()), failed=int((mine & failed).sum()))
-        values = part["regret"]
-        row["final regret (mean)"] = values.mean()  # NaN when no run finished
-        row["standard error"] = values.std(ddof=1) / np.sqrt(len(values)) if len(values) > 1 else float("nan")
+        # NaN when no run finished
+        row["final regret (mean)"], row["standard error"] = _mean_se(part["regret"])
         row["found val (mean)"] = part["incumbent_val_accuracy"].mean()
+        row["final seen regret (mean)"], row["seen standard error"] = _mean_se(part["seen_regret"])
+        row["best seen val (mean)"] = part["best_seen_val_accuracy"].mean()
         rows.append(row)
     columns = ["benchmark", "searcher", "runs", *(["failed"] if runs is not None else []), "final regret (mean)",
-               "standard error", "found val (mean)"]
+               "standard error", "found val (mean)", "final seen regret (mean)", "seen standard error",
+               "best seen val (mean)"]
     return pd.DataFrame(rows, columns=columns).sort_values(["benchmark", "final regret (mean)"])
+
+
+def _mean_se(values: pd.Series) -> tuple[float, float]:
+    """Mean and standard error of ``values`` (NaN standard error below two values)."""
+    se = values.std(ddof=1) / np.sqrt(len(values)) if len(values) > 1 else float("nan")
+    return values.mean(), se
 
 
 # -- plots -------------------------------------------------------------------------------------------
@@ -184,17 +218,29 @@ def plot_search(frame: pd.DataFrame, best: float | None, title: str, path: str |
 
 
 def plot_regret(curves: pd.DataFrame, title: str, path: str | os.PathLike[str]) -> None:
-    """Mean regret per step (log scale) with a standard-error band, one line per searcher."""
+    """Mean regret per step with a standard-error band, one colour per searcher.
+
+    Solid: the incumbent's regret (``regret``); dashed, same colour: the best
+    seen (``seen_regret``, see :func:`regret`). The y axis is logarithmic down
+    to the smallest positive regret (at least 1e-6) and linear below it, so a
+    mean regret of exactly zero (the optimum found by every seed, common for
+    ``seen_regret``) stays on the plot.
+    """
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
-    for searcher_name, part in curves.groupby("searcher", sort=False):
-        by_step = part.groupby("step")["regret"]
-        mean, se = by_step.mean(), by_step.std(ddof=1) / np.sqrt(by_step.count())
-        ax.plot(mean.index + 1, mean.values, label=searcher_name)
-        ax.fill_between(mean.index + 1, (mean - se).values, (mean + se).values, alpha=0.2)
-    ax.set_yscale("log")
-    ax.set(xlabel="queries", ylabel="regret (validation accuracy)", title=title)
-    ax.legend(fontsize=8)
+    positive = curves[["regret", "seen_regret"]].to_numpy(float)
+    positive = positive[positive > 0]
+    for index, (searcher_name, part) in enumerate(curves.groupby("searcher", sort=False)):
+        color = f"C{index % 10}"
+        for column, style, label in (("regret", "-", searcher_name), ("seen_regret", "--", f"{searcher_name} (seen)")):
+            by_step = part.groupby("step")[column]
+            mean, se = by_step.mean(), by_step.std(ddof=1) / np.sqrt(by_step.count())
+            ax.plot(mean.index + 1, mean.values, linestyle=style, color=color, label=label)
+            ax.fill_between(mean.index + 1, (mean - se).values, (mean + se).values, color=color, alpha=0.15)
+    ax.set_yscale("symlog", linthresh=max(float(positive.min()), 1e-6) if len(positive) else 1e-4)
+    ax.set(xlabel="queries", ylabel="regret (validation accuracy)",
+           title=f"{title}\nsolid: returned incumbent; dashed: best seen")
+    ax.legend(fontsize=7, ncol=2)
     _save(plt, fig, path)
 
 

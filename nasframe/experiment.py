@@ -378,7 +378,12 @@ class Experiment:
         return dict(zip(failed["run_key"], failed["error"]))
 
     def regret(self) -> pd.DataFrame:
-        """:func:`nasframe.analysis.regret` of every benchmark of this experiment, concatenated."""
+        """:func:`nasframe.analysis.regret` of every benchmark of this experiment, concatenated.
+
+        Per run and step both regrets: ``regret`` of the incumbent the search
+        would return (best observed value, scored by its noiseless value) and
+        ``seen_regret`` of the best noiseless value among everything evaluated.
+        """
         frame = self.results()
         parts = [regret(frame, load_benchmark(name, factory)[0], label=name) for name, factory in self._benchmarks]
         if not parts:

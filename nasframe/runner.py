@@ -69,8 +69,11 @@ class History:
     def summary(self) -> dict[str, Any]:
         """What the run did: how many evaluated and failed, the searcher's error, the best row, the timings.
 
-        ``nasframe search`` prints it (with the benchmark's view of the best
-        row, :func:`nasframe.analysis.final_regret`) and keeps it in ``summary.json``.
+        ``nasframe search`` prints it with the benchmark's noiseless view of the
+        run (:func:`nasframe.analysis.final_regret`: the regret of this best row,
+        the architecture the search returns, and the seen regret of the best
+        architecture it evaluated; both need the benchmark, which a history does
+        not hold) and keeps it in ``summary.json``.
         """
         failed = sum(row["error"] is not None for row in self.rows)
         return {"evaluated": len(self), "failed": failed, "error": self.error, "best": self.best(),

@@ -82,7 +82,10 @@ def test_spaces_without_invalid_combinations_accept_every_spelling(name):
         choices = [int(rng.integers(k)) for _, k in space.decisions()]
         if name == "nbgraph" and all(c == 8 for c in choices[::2]):
             continue  # all skip: see the invalid test
-        space.from_choices(choices)
+        arch = space.from_choices(choices)
+        assert space.validate(arch) == arch and space.from_choices(space.to_choices(arch)) == arch, choices
+        if name not in ("darts", "nbgraph"):  # one spelling per architecture (darts and nbgraph canonicalise)
+            assert space.to_choices(arch) == choices, (choices, space.to_choices(arch))
 
 
 def test_nb101_invalid_spellings_name_the_rule():

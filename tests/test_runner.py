@@ -100,6 +100,10 @@ def test_history_summary_and_its_round_trip_through_a_frame(bench):
     ended = final_regret(frame, bench)
     assert len(curve) == 6 and ended["regret"] == curve["regret"].iat[-1]
     assert ended["optimum"] == bench.best()[1] and ended["incumbent_val_accuracy"] <= ended["optimum"]
+    # one answer per architecture in this table: the best seen is the incumbent, the best observed value
+    observed = frame["val_accuracy"].max()
+    assert ended["best_seen_val_accuracy"] == observed and ended["seen_regret"] == ended["optimum"] - observed
+    assert ended["seen_regret"] == ended["regret"]
 
 
 def test_cli_search_writes_history_summary_and_plot(tmp_path):
@@ -110,6 +114,9 @@ def test_cli_search_writes_history_summary_and_plot(tmp_path):
     assert "best architecture" in result.output and "regret" in result.output
     summary = json.loads((out / "summary.json").read_text())
     assert summary["evaluated"] == 25 and summary["optimum"] > summary["best"]["val_accuracy"] - 1e-12
+    assert summary["best_seen_mean_val_accuracy"] == summary["best"]["val_accuracy"]  # exact table
+    assert summary["seen_regret"] == summary["regret"] == summary["optimum"] - summary["best"]["val_accuracy"]
+    assert "seen regret (best evaluated)" in result.output
     assert (out / "best.png").stat().st_size > 5000 and len((out / "history.csv").read_text().splitlines()) == 26
     unknown = CliRunner().invoke(main, ["search", "--benchmark", "nbgraph-cora", "--searcher", "nope"])
     assert unknown.exit_code == 2 and "unknown searcher 'nope'" in unknown.output

@@ -211,26 +211,30 @@ def test_local_search_restart_starts_from_the_best_random_draw(bench):
 
 
 def test_both_beat_random_search_on_nbgraph_cora(bench):
-    """Mean best validation accuracy after 150 queries over seeds 0..19 (noise-free table).
+    """Mean best, and mean of everything evaluated, after 150 queries over seeds 0..19 (noise-free table).
 
     Measured with this code on nbgraph-cora (optimum 0.81933), mean best val accuracy:
     seeds 0..9: random 0.8085, evolution 0.8111, local 0.8123;
     seeds 0..19: random 0.8094, evolution 0.8111, local 0.8116;
     seeds 0..299: random 0.8088, evolution 0.8122, local 0.8117 (standard errors ~0.0002),
-    i.e. regret 0.0105 / 0.0072 / 0.0077.
+    i.e. regret 0.0105 / 0.0072 / 0.0077. Mean of the 150 evaluated, seeds 0..99:
+    random 0.7624, evolution 0.7833, local 0.7803; gain over random per block of 20 seeds
+    0.0185 .. 0.0222 (evolution) and 0.0165 .. 0.0197 (local).
     """
     seeds = range(20)
     optimum = bench.best()[1]
 
-    def mean_best(make) -> float:
-        return float(np.mean([
-            run_search(make(bench.space, s), bench, budget=150, seed=s).best()["val_accuracy"] for s in seeds
-        ]))
+    def runs(make) -> list[np.ndarray]:
+        return [np.array([r["val_accuracy"] for r in run_search(make(bench.space, s), bench, budget=150, seed=s).rows])
+                for s in seeds]
 
-    random_ = mean_best(lambda space, seed: RandomSearch(space, seed=seed))
-    evolution = mean_best(FACTORIES["evolution"])
-    local = mean_best(FACTORIES["local"])
-    # over 15 disjoint blocks of 20 seeds the smallest gains were 0.0017 (evolution) and 0.0007 (local)
-    assert evolution > random_ + 0.0005
-    assert local > random_ + 0.0005
-    assert max(evolution, local) <= optimum
+    found = {"random": runs(lambda space, seed: RandomSearch(space, seed=seed)),
+             "evolution": runs(FACTORIES["evolution"]), "local": runs(FACTORIES["local"])}
+    best = {label: float(np.mean([v.max() for v in values])) for label, values in found.items()}
+    mean = {label: float(np.mean(values)) for label, values in found.items()}
+    # over 15 disjoint blocks of 20 seeds the smallest mean-best gains were 0.0017 (evolution) and 0.0007 (local)
+    assert best["evolution"] > best["random"] + 0.0005, best
+    assert best["local"] > best["random"] + 0.0005, best
+    # where they search is the robust signal: the smallest block gain was 0.0165
+    assert min(mean["evolution"], mean["local"]) > mean["random"] + 0.01, mean
+    assert max(best.values()) <= optimum

@@ -294,9 +294,14 @@ def test_runs_on_every_space(name, label):
 def test_both_beat_random_search_on_nbgraph_cora(bench):
     """Mean best validation accuracy after 100 queries (rounds of 10) over seeds 0..4.
 
-    The margins asserted sit below the gains measured over seeds 0..19 with these
-    settings (docs/SEARCHERS.md, "How the model-based searchers compare"): the best
-    value alone is noisy, where the model sends the search is the robust signal.
+    nbgraph-cora is an exact table (one run per architecture): an evaluation is
+    the table's value, never above the optimum. The margins asserted sit below
+    the gains measured over seeds 0..19 with these settings (docs/SEARCHERS.md,
+    "How the model-based searchers compare"): in each of the four blocks of 5
+    seeds the mean-best gain over random was at least 0.0018 (BANANAS) and 0.0012
+    (BO); the best value alone varies from seed to seed, where the model sends
+    the search is the robust signal (gains >= 0.014 on the mean, >= 0.009 on the
+    median after the initial design).
     """
     seeds = range(5)
     runs = {
@@ -305,16 +310,17 @@ def test_both_beat_random_search_on_nbgraph_cora(bench):
         "bo": lambda s: SurrogateBO(bench.space, seed=s, surrogate="xgb", members=3),
     }
     best, mean, median = {}, {}, {}
+    optimum = bench.best()[1]
     for label, make in runs.items():
-        values = [
-            np.array([r["val_accuracy"] for r in run_search(make(s), bench, budget=100, seed=s, batch_size=10).rows])
-            for s in seeds
-        ]
+        histories = [run_search(make(s), bench, budget=100, seed=s, batch_size=10) for s in seeds]
+        values = [np.array([r["val_accuracy"] for r in h.rows]) for h in histories]
+        for h, v in zip(histories, values):  # exact answers: the table's value of each architecture
+            assert np.array_equal(v, bench.query_hashes(hashes(h)).val_accuracy), label
+            assert v.max() <= optimum, (label, v.max(), optimum)
         best[label] = float(np.mean([v.max() for v in values]))
         mean[label] = float(np.mean(values))
         median[label] = float(np.mean([np.median(v[10:]) for v in values]))
-    assert best["bananas"] > best["random"] and best["bo"] > best["random"], best
+    assert min(best["bananas"], best["bo"]) > best["random"] + 0.0006, best
     # where the model sends the search is the robust signal
     assert min(mean["bananas"], mean["bo"]) > mean["random"] + 0.01, mean
     assert min(median["bananas"], median["bo"]) > median["random"] + 0.005, median
-    assert max(best.values()) <= bench.best()[1] + 0.01  # noisy repeats scatter around the means

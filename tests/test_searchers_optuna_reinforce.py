@@ -61,21 +61,22 @@ def test_optuna_runs_on_every_space(name, sampler):
     assert states <= {"COMPLETE", "FAIL"}  # everything asked was told or rejected
 
 
-def test_tpe_beats_random_sampling_on_cora(bench):
+def test_tpe_beats_random_search_on_cora(bench):
     # Measured (budget 100, nbgraph-cora optimum 0.8193, Optuna 5.0):
     #   mean best over seeds 0-9:  TPE 0.8101, Optuna random 0.8083, RandomSearch 0.8075
     #   over 30 seeds:             TPE 0.8097, Optuna random 0.8074, RandomSearch 0.8089 (sem ~0.0005)
-    #   mean accuracy of the 100 evaluated (30 seeds): TPE 0.781, Optuna random 0.772, RandomSearch 0.762
-    # The mean-best edge at this budget is small (TPE's first 10 trials are its
-    # seeded random startup), so it is asserted over 10 seeds, against random
-    # sampling of the same categorical view; where TPE samples is the robust signal.
-    def run(sampler, seed):
-        return values(run_search(OptunaSearcher(bench.space, seed=seed, sampler=sampler), bench, 100, seed=seed))
+    #   mean accuracy of the 100 evaluated (30 seeds): TPE 0.7812, Optuna random 0.772, RandomSearch 0.7622;
+    #   per seed TPE 0.764 .. 0.789, RandomSearch 0.745 .. 0.779; TPE's gain over RandomSearch in the
+    #   three blocks of 10 seeds (0-9, 10-19, 20-29): 0.0188, 0.0215, 0.0169.
+    # The mean-best edge at this budget is within a standard error (TPE's first 10 trials are its
+    # seeded random startup), so where TPE samples is what is asserted, against our RandomSearch
+    # (the baseline every comparison uses), with the bar well inside the smallest block gain.
+    def run(make, seed):
+        return values(run_search(make(seed), bench, 100, seed=seed))
 
-    tpe = [run("tpe", seed) for seed in range(10)]
-    rnd = [run("random", seed) for seed in range(10)]
-    assert np.mean([v.max() for v in tpe]) > np.mean([v.max() for v in rnd])
-    assert np.mean(tpe) > np.mean(rnd) + 0.005
+    tpe = [run(lambda s: OptunaSearcher(bench.space, seed=s, sampler="tpe"), seed) for seed in range(10)]
+    rnd = [run(lambda s: RandomSearch(bench.space, seed=s), seed) for seed in range(10)]
+    assert np.mean(tpe) > np.mean(rnd) + 0.01, (np.mean(tpe), np.mean(rnd))
 
 
 def test_nsga2_returns_a_non_dominated_front(bench):

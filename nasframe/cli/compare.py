@@ -1,5 +1,10 @@
 """``nasframe compare``: searchers x seeds on benchmarks, as regret curves and a table.
 
+Two regrets, both in the table and the plots (:func:`nasframe.analysis.regret`):
+``final regret`` of the architecture each search returns (its incumbent, chosen
+by observed value, scored by noiseless value) and ``final seen regret`` of the
+best noiseless value among everything it evaluated.
+
 Failed runs are never silent: each is printed with its error, counted in the
 table (``failed``) and listed in ``regret.md``, and the command exits 1 when
 any run of the comparison failed (a rerun lists them again), unless
@@ -66,8 +71,16 @@ def compare(bench_names, searcher_text, seeds, budget, batch_size, out_dir, addr
                                    f"{out / 'regret.md'}); --allow-failures accepts a partial comparison")
 
 
+_COLUMNS_NOTE = ("`final regret`: optimum minus the noiseless value of the architecture each search returns (its "
+                 "best observed, `found val`); `final seen regret`: optimum minus the best noiseless value among "
+                 "everything it evaluated (`best seen val`), whether or not noise let it recognise that one. Equal "
+                 "where evaluations are noise-free; the gap is what noisy evaluations cost. Mean and standard error "
+                 "over seeds.")
+
+
 def _write_report(experiment: Any, report: Any, out: Path, subtitle: str) -> None:
-    """regret.csv, regret.md (the table, then every failed run with its error) and one plot per benchmark.
+    """regret.csv, regret.md (the table, what its regrets mean, every failed run with its error) and one plot per
+    benchmark (solid: the returned incumbent's regret, dashed: the seen regret).
 
     Failed runs are cut short, so they stay out of the statistics and the
     curves, but the table counts them, and a searcher whose every run failed
@@ -80,7 +93,7 @@ def _write_report(experiment: Any, report: Any, out: Path, subtitle: str) -> Non
     curves = curves[~curves["run_key"].isin(set(report.failed))]
     table = regret_table(curves, experiment.runs())
     table.to_csv(out / "regret.csv", index=False)
-    lines = [table.to_markdown(index=False, floatfmt=".4f")]
+    lines = [table.to_markdown(index=False, floatfmt=".4f"), "", _COLUMNS_NOTE]
     if curves.empty:
         lines.insert(0, "No run finished without an error: there is no regret to compare.\n")
     if report.failed:
