@@ -11,9 +11,11 @@ and MKL take the same code path everywhere, so this runs in a subprocess with
 thread). Model-based searchers use batches of 10 to keep the replay near a
 minute on two cores; every other searcher runs at batch size one.
 
-Record (only when a change of trajectory is intended, and say why in the commit)::
+Record (only when a change of trajectory is intended, and say why in the
+commit), with the same :data:`PORTABLE_ENV` the replay uses::
 
-    python -m tests.golden.trajectories --record
+    ATEN_CPU_CAPABILITY=default MKL_CBWR=COMPATIBLE OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 \
+        python -m tests.golden.trajectories --record
 """
 
 from __future__ import annotations
