@@ -7,6 +7,7 @@ import json
 import click
 
 from nasframe.cli import inputs
+from nasframe.core.files import check_writable_folder
 from nasframe.core.errors import InvalidSetting, UnknownName
 
 
@@ -82,7 +83,7 @@ def benchmark_build(data_path, data_format, families_text, out_dir, name, epochs
         check_families(families, members)
     except UnknownName as exc:
         raise click.BadParameter(str(exc), param_hint="--surrogate") from None
-    inputs.writable(out_dir)
+    check_writable_folder(out_dir, "--out")
     click.echo(f"loading {data_path} ...", err=True)
     results = load_results(data_path, data_format)
     click.echo(f"{len(results):,} architectures, {len(results.table):,} results from {results.source}")

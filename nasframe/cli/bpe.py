@@ -8,6 +8,7 @@ import click
 import numpy as np
 
 from nasframe.cli import inputs
+from nasframe.core.files import check_writable_folder
 from nasframe.core.errors import InvalidSetting
 
 
@@ -74,7 +75,7 @@ def bpe_search(task_name, data, space_name, num_archs, full_items, budget, round
     inputs.trainable(space_obj, full, task)
     space_bpe = image_bpe_space(full, full.image_size or task.dataset.image_shape[-1])
     inputs.trainable(space_obj, space_bpe.dearest(), task)
-    out = inputs.writable(out_dir)
+    out = check_writable_folder(out_dir, "--out")
     archs = space_obj.sample(np.random.default_rng(seed), num_archs)
     with ray_session(address):
         evaluator = BPEEvaluator(task, space_obj, archs, full, out / "trainings", seed=seed)

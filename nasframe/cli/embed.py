@@ -14,6 +14,7 @@ import click
 import numpy as np
 
 from nasframe.cli import inputs
+from nasframe.core.files import check_writable_folder
 from nasframe.core.errors import InvalidSetting
 
 
@@ -102,9 +103,9 @@ def embed_train(space_name, kind, count, use_all, uniform, holdout, epochs, batc
     if labels_path is not None and kind != "svge":
         raise click.BadParameter("only SVGe has a predictor to train on labels; use --model svge", param_hint="--labels")
     space_obj = inputs.space(space_name)
-    inputs.writable(out_dir)  # before training, not after
+    check_writable_folder(out_dir, "--out")  # before training, not after
     if checkpoint_dir is not None:
-        inputs.writable(checkpoint_dir, "--checkpoint")
+        check_writable_folder(checkpoint_dir, "--checkpoint")
     try:
         split = EmbeddingSplit(space_name, None if use_all else count, holdout, seed, uniform,
                                labels=None if labels_path is None else str(Path(labels_path).resolve()),

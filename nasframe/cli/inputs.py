@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 from typing import Any
 
 import click
 
 from nasframe.core import Architecture, SearchSpace
 from nasframe.core.errors import InvalidSetting, UnknownName
-from nasframe.core.files import check_writable_folder
 from nasframe.core.registry import SEARCHERS, load_space
 
 
@@ -119,6 +117,3 @@ def _memory() -> tuple[int, str]:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"), "this machine's memory"
 
 
-def writable(path: str | os.PathLike[str], option: str = "--out") -> Path:
-    """``path`` as a folder files can be written to (or created in), checked before any work."""
-    return check_writable_folder(path, option)

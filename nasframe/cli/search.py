@@ -8,6 +8,7 @@ import math
 import click
 
 from nasframe.cli import inputs
+from nasframe.core.files import check_writable_folder
 
 
 @click.command("searchers")
@@ -42,7 +43,7 @@ def search(bench_name: str, searcher_name: str, budget: int, seed: int, batch_si
     inputs.searcher(searcher_name)
     bench = inputs.benchmark(bench_name, "--benchmark")
     _check_budget(budget, bench)
-    out = inputs.writable(Path(out_dir or f"results/search-{Path(bench.name).name}-{searcher_name}-{seed}"))
+    out = check_writable_folder(out_dir or f"results/search-{Path(bench.name).name}-{searcher_name}-{seed}", "--out")
     if address is None:
         searcher = make(searcher_name, bench.space, seed=seed)
         history = _search_here(searcher, bench, f"{searcher_name} on {bench.name}", budget, seed, batch_size)

@@ -8,6 +8,7 @@ import click
 import numpy as np
 
 from nasframe.cli import inputs
+from nasframe.core.files import check_writable_folder
 
 
 @click.command("tasks")
@@ -44,7 +45,7 @@ def train(task_name, data, space_name, arch_text, recipe_items, checkpoint, seed
     task = inputs.task(task_name, data)
     inputs.trainable(space_obj, recipe, task)
     if checkpoint is not None:
-        inputs.writable(checkpoint, "--checkpoint")
+        check_writable_folder(checkpoint, "--checkpoint")
     click.echo(f"{task}\narchitecture {space_obj.canonical_hash(arch)}\n{recipe}")
 
     def show(metrics, _folder):
