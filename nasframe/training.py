@@ -15,6 +15,13 @@ worker (a training is seconds to hours, so the per-task overhead of Ray is noise
 
 The task's images go once into Ray's object store (``ray.put`` /
 ``tune.with_parameters``), not once per training.
+
+Everything here takes any :class:`~nasframe.core.task.Task`. What a Tune
+trial reports and what the searchers maximise is the trainer's ``objective``
+(the task's primary metric, larger is better); an evaluator given several
+``objectives`` tells single-objective searchers their scalarisation
+(:class:`nasframe.pareto.Scalarisation`) and keeps every objective of every
+trial in ``EvalResult.objectives``.
 """
 
 from __future__ import annotations
@@ -27,10 +34,18 @@ from typing import Any, Callable, Sequence
 import pandas as pd
 
 from nasframe.core import Architecture, EvalResult, Fidelity, SearchSpace, Searcher
-from nasframe.tasks import ImageClassification, Recipe, Trainer, TrainResult
+from nasframe.core.task import Objective, Task
+from nasframe.pareto import Scalarisation
+from nasframe.tasks import Recipe, Trainer, TrainResult
+
+#: the per-epoch metric every Tune run here optimises (see the module docstring)
+TUNE_METRIC = "objective"
+#: checkpoints a Tune trial keeps (the newest): a resumed trial needs only its last one, and on shared
+#: storage every epoch's checkpoint of every trial would add up (docs/CLUSTER.md)
+KEEP_CHECKPOINTS = 2
 
 
-def _train_one(task: ImageClassification, space: SearchSpace, arch_json: Any, recipe: dict[str, Any], seed: int,
+def _train_one(task: Task, space: SearchSpace, arch_json: Any, recipe: dict[str, Any], seed: int,
                threads: int, evaluate_test: bool) -> TrainResult:
     import torch
 
@@ -48,7 +63,7 @@ def default_resources(cpus: int = 1) -> dict[str, float]:
 
 
 def train_many(
-    task: ImageClassification,
+    task: Task,
     space: SearchSpace,
     archs: Sequence[Architecture],
     recipes: Recipe | Sequence[Recipe],
@@ -93,25 +108,29 @@ def _tune_config(space: SearchSpace, recipe: Recipe, seed: int, evaluate_test: b
     return {"space": space.name, "recipe": recipe.to_dict(), "seed": seed, "evaluate_test": evaluate_test}
 
 
-def _trainable(task: ImageClassification, resources: dict[str, float] | None) -> Any:
-    """:func:`nasframe.tune.train_architecture` with the task's images in the object store (sent
-    once, not per trial) and per-trial resources."""
+def _trainable(task: Task, space: SearchSpace, resources: dict[str, float] | None) -> Any:
+    """:func:`nasframe.tune.train_architecture` with the task (its images) and the space in the object
+    store (sent once, not per trial) and per-trial resources."""
     from ray import tune
 
     from nasframe.tune import train_architecture
 
-    return tune.with_resources(tune.with_parameters(train_architecture, task=task),
+    return tune.with_resources(tune.with_parameters(train_architecture, task=task, space=space),
                                resources or default_resources())
 
 
-def _result_of(metrics: dict[str, Any]) -> EvalResult:
+def _result_of(metrics: dict[str, Any], task: Task, scalarise: Scalarisation | None) -> EvalResult:
+    """A trial's last reported metrics as the result a searcher is told."""
+    objectives = task.objective_values(metrics, metrics)
+    test = metrics.get(f"test_{task.primary.name}")
     return EvalResult(
-        val_accuracy=float(metrics["val_accuracy"]),
-        test_accuracy=metrics.get("test_accuracy"),
+        val_accuracy=float(metrics[TUNE_METRIC]) if scalarise is None else scalarise(objectives),
+        test_accuracy=None if test is None else task.primary.sign * float(test),
         train_time=float(metrics.get("time_total_s", 0.0)),
         params=int(metrics["params"]),
         fidelity=Fidelity(epochs=int(metrics["epoch"])),
         cost=float(metrics.get("time_total_s", 0.0)),
+        objectives=objectives,
     )
 
 
@@ -124,14 +143,20 @@ class TrainingEvaluator:
     an optional Tune ``scheduler`` (e.g. ASHA). Trials checkpoint every epoch
     and are retried ``max_failures`` times from their checkpoint. Results are
     returned in the order of ``archs``; duplicates are trained once.
+
+    With more than one of the task's ``objectives`` named, each result's
+    ``val_accuracy`` is their ``scalarisation`` (default weights unless
+    given) for single-objective searchers; ``objectives`` always holds all.
     """
 
     def __init__(
         self,
-        task: ImageClassification,
+        task: Task,
         space: SearchSpace,
         recipe: Recipe | None = None,
         *,
+        objectives: Sequence[Objective] | None = None,
+        scalarisation: Scalarisation | None = None,
         resources: dict[str, float] | None = None,
         storage_path: str | None = None,
         scheduler: Any = None,
@@ -140,6 +165,10 @@ class TrainingEvaluator:
     ) -> None:
         self.task, self.space = task, space
         self.recipe = recipe or Recipe()
+        self.objectives = tuple(objectives or task.objectives[:1])
+        if scalarisation is None and len(self.objectives) > 1:
+            scalarisation = Scalarisation.default(self.objectives)
+        self.scalarisation = scalarisation
         self.resources = resources
         self.storage_path = storage_path or tempfile.mkdtemp(prefix="nasframe-tune-")
         self.scheduler = scheduler
@@ -157,18 +186,20 @@ class TrainingEvaluator:
         unique = list(dict.fromkeys(json.dumps(a.to_json(), sort_keys=True) for a in archs))
         self.calls += 1
         tuner = tune.Tuner(
-            _trainable(self.task, self.resources),
+            _trainable(self.task, self.space, self.resources),
             param_space={**_tune_config(self.space, recipe, seed or 0, self.evaluate_test),
                          "arch": tune.grid_search([json.loads(u) for u in unique])},
-            tune_config=tune.TuneConfig(metric="val_accuracy", mode="max", scheduler=self.scheduler),
+            tune_config=tune.TuneConfig(metric=TUNE_METRIC, mode="max", scheduler=self.scheduler),
             run_config=tune.RunConfig(storage_path=self.storage_path, name=f"evaluate-{self.calls}", verbose=0,
-                                      failure_config=tune.FailureConfig(max_failures=self.max_failures)),
+                                      failure_config=tune.FailureConfig(max_failures=self.max_failures),
+                                      checkpoint_config=tune.CheckpointConfig(num_to_keep=KEEP_CHECKPOINTS)),
         )
         by_arch: dict[str, EvalResult] = {}
         for result in tuner.fit():
             if result.error is not None:
                 raise RuntimeError(f"training of {result.config['arch']} failed: {result.error}")
-            by_arch[json.dumps(result.config["arch"], sort_keys=True)] = _result_of(result.metrics)
+            by_arch[json.dumps(result.config["arch"], sort_keys=True)] = _result_of(
+                result.metrics, self.task, self.scalarisation)
         return [by_arch[json.dumps(a.to_json(), sort_keys=True)] for a in archs]
 
 
@@ -176,7 +207,7 @@ class TrainingEvaluator:
 class SearchRetrainResult:
     """The trials of the cheap search and the full-budget retraining of its top-k."""
 
-    #: one row per Tune trial: arch (JSON), val_accuracy at the BPE, epochs reached, seconds
+    #: one row per Tune trial: arch (JSON), val_accuracy (the task's objective) at the BPE, epochs, seconds
     trials: pd.DataFrame
     #: the top-k: arch, bpe_val_accuracy, full val/test accuracy, seconds
     retrained: pd.DataFrame
@@ -189,7 +220,7 @@ class SearchRetrainResult:
 
 def search_then_retrain(
     searcher: Searcher,
-    task: ImageClassification,
+    task: Task,
     bpe: Recipe,
     full: Recipe,
     *,
@@ -216,19 +247,20 @@ def search_then_retrain(
                                   reduction_factor=2)
     storage_path = storage_path or tempfile.mkdtemp(prefix="nasframe-tune-")
     tuner = tune.Tuner(
-        _trainable(task, resources),
+        _trainable(task, space, resources),
         param_space=_tune_config(space, bpe, seed, False),
-        tune_config=tune.TuneConfig(search_alg=TuneSearcher(searcher), scheduler=scheduler,
-                                    num_samples=num_samples, metric="val_accuracy", mode="max"),
+        tune_config=tune.TuneConfig(search_alg=TuneSearcher(searcher, metric=TUNE_METRIC), scheduler=scheduler,
+                                    num_samples=num_samples, metric=TUNE_METRIC, mode="max"),
         run_config=tune.RunConfig(storage_path=storage_path, name="bpe-search", verbose=0,
-                                  failure_config=tune.FailureConfig(max_failures=2)),
+                                  failure_config=tune.FailureConfig(max_failures=2),
+                                  checkpoint_config=tune.CheckpointConfig(num_to_keep=KEEP_CHECKPOINTS)),
     )
     rows = []
     for result in tuner.fit():
         if result.error is not None or not result.metrics:
             continue
         rows.append({"arch": json.dumps(result.config["arch"], sort_keys=True),
-                     "val_accuracy": result.metrics["val_accuracy"], "epochs": result.metrics["epoch"],
+                     "val_accuracy": result.metrics[TUNE_METRIC], "epochs": result.metrics["epoch"],
                      "seconds": result.metrics.get("time_total_s", 0.0)})
     trials = pd.DataFrame(rows)
     if trials.empty:

@@ -187,7 +187,7 @@ class TuneSearcher(_TuneSearcherBase):
 
 # -- the trainable: one real training of one architecture per trial ------------------------------------
 
-def train_architecture(config: dict[str, Any], task: Any = None) -> None:
+def train_architecture(config: dict[str, Any], task: Any = None, space: Any = None) -> None:
     """Ray Tune function trainable: train ``config["arch"]`` with :class:`nasframe.tasks.Trainer`.
 
     Config: ``arch`` (an architecture's JSON, as :class:`TuneSearcher`
@@ -196,11 +196,12 @@ def train_architecture(config: dict[str, Any], task: Any = None) -> None:
     :class:`nasframe.tasks.Recipe`; its ``epochs`` is Tune's
     ``training_iteration``, what ASHA's ``max_t`` counts), ``seed`` (0),
     ``threads`` (torch intra-op threads, 1), ``evaluate_test`` (False).
-    Pass a loaded task with ``tune.with_parameters(train_architecture,
-    task=task)`` so its images travel once through the object store instead
-    of being read by every trial.
+    Pass a loaded task (and a space object, for tasks with their own space)
+    with ``tune.with_parameters(train_architecture, task=task, space=space)``
+    so its images travel once through the object store instead of being read
+    by every trial.
 
-    Every epoch reports the trainer's metrics (``val_accuracy``,
+    Every epoch reports the trainer's metrics (``objective``, ``val_accuracy``,
     ``train_loss``, ``epoch``, ``params``, ``epoch_seconds``...) with a
     checkpoint; a restarted trial resumes after its last checkpointed epoch.
     """
@@ -217,7 +218,8 @@ def train_architecture(config: dict[str, Any], task: Any = None) -> None:
     torch.set_num_threads(int(config.get("threads", 1)))
     if task is None:
         task = load_task(config.get("task", "digits"), **dict(config.get("task_options", {})))
-    space = load_space(config.get("space", "nb101"))
+    if space is None:
+        space = load_space(config.get("space", "nb101"))
     arch = space.from_json(config["arch"])
     trainer = Trainer(task, Recipe.from_dict(config.get("recipe", {})), seed=int(config.get("seed", 0)),
                       evaluate_test=bool(config.get("evaluate_test", False)))

@@ -90,6 +90,8 @@ def _kill_after_first_epoch(config):
 
     def report_then_die(metrics, checkpoint=None):
         report(metrics, checkpoint=checkpoint)
+        with open(f"{marker}.epochs", "a") as log:  # every attempt's epochs, written before any kill
+            log.write(f"{metrics['epoch']}\n")
         if not marker.exists():
             marker.write_text(str(metrics["epoch"]))
             os.kill(os.getpid(), signal.SIGKILL)
@@ -116,5 +118,8 @@ def test_killed_trial_resumes_from_its_checkpoint(ray_session, tmp_path):
     result = tuner.fit()[0]
     assert marker.read_text() == "1"  # killed after epoch 1 was checkpointed
     assert result.error is None and result.metrics["epoch"] == 3
-    epochs = result.metrics_dataframe["epoch"].tolist()
-    assert epochs[-2:] == [2, 3] and epochs.count(1) == 1  # resumed at epoch 2, not from scratch
+    # resumed at epoch 2, not from scratch. Read from the trainable's own log: Tune may lose the result a
+    # SIGKILLed actor reported just before dying (a race under load), so its metrics frame can miss epoch 1
+    trained = Path(f"{marker}.epochs").read_text().split()
+    assert trained == ["1", "2", "3"]
+    assert result.metrics_dataframe["epoch"].tolist()[-2:] == [2, 3]

@@ -72,9 +72,9 @@ def bpe_search(task_name, data, space_name, num_archs, full_items, budget, round
     space_obj = inputs.space(space_name)
     full = inputs.recipe(full_items)
     task = inputs.task(task_name, data)
-    inputs.trainable(space_obj, full, task)
+    task.check_trainable(space_obj, full)
     space_bpe = image_bpe_space(full, full.image_size or task.dataset.image_shape[-1])
-    inputs.trainable(space_obj, space_bpe.dearest(), task)
+    task.check_trainable(space_obj, space_bpe.dearest())
     out = check_writable_folder(out_dir, "--out")
     archs = space_obj.sample(np.random.default_rng(seed), num_archs)
     with ray_session(address):
@@ -106,13 +106,18 @@ def bpe_search(task_name, data, space_name, num_archs, full_items, budget, round
               help="Architectures retrained at the full recipe.")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--address", default=None, help="Ray cluster address (default: a local Ray on every core).")
-def bpe_apply(out_dir, searcher_name, trials, top_k, seed, address) -> None:
+@click.option("--storage", default=None,
+              help="Where Tune keeps the trials' checkpoints: a folder or a URI (s3://...) every node of a cluster "
+                   "sees, so a trial that lost its node resumes on another (default: <out>/tune).")
+def bpe_apply(out_dir, searcher_name, trials, top_k, seed, address, storage) -> None:
     """Search with the study's BPE (Ray Tune, ASHA), retrain the top-k at the full recipe."""
     from pathlib import Path
 
     from nasframe.core.files import atomic_file
     from nasframe.ray_session import ray_session
     from nasframe.searchers import make
+    from nasframe.storage import TUNE_DIR, resolve
+    from nasframe.storage import tune_storage as tune_folder
     from nasframe.tasks import Recipe
     from nasframe.training import search_then_retrain
 
@@ -124,10 +129,11 @@ def bpe_apply(out_dir, searcher_name, trials, top_k, seed, address) -> None:
     space_obj = inputs.space(report["space"])
     task = inputs.task(report["task"], report["data"])
     searcher = make(searcher_name, space_obj, seed=seed)
+    tune_storage = tune_folder(resolve(storage)) if storage else str((out / TUNE_DIR).resolve())
     with ray_session(address):
         result = search_then_retrain(searcher, task, Recipe.from_dict(report["bpe"]),
                                      Recipe.from_dict(report["full"]), num_samples=trials, top_k=top_k,
-                                     storage_path=str((out / "tune").resolve()), seed=report["seed"])
+                                     storage_path=tune_storage, seed=report["seed"])
     median = report["reference_median_test_accuracy"]
     click.echo(f"{len(result.trials)} trials with the BPE; top {top_k} retrained at the full recipe:")
     click.echo(result.retrained.drop(columns="arch").to_markdown(index=False, floatfmt=".4f"))

@@ -11,13 +11,12 @@ usage errors or :class:`~nasframe.core.errors.UserError`; the boundary in
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
 
 import click
 
 from nasframe.core import Architecture, SearchSpace
-from nasframe.core.errors import InvalidSetting, UnknownName
+from nasframe.core.errors import UnknownName
 from nasframe.core.registry import SEARCHERS, load_space
 
 
@@ -78,42 +77,5 @@ def recipe(items: tuple[str, ...], **defaults: Any) -> Any:
     from nasframe.tasks import Recipe, parse_overrides
 
     return Recipe.from_dict({**defaults, **parse_overrides(list(items))})
-
-
-def trainable(space_obj: SearchSpace, recipe_obj: Any, task_obj: Any) -> None:
-    """Refuse, before training, a space without a network for a recipe or a recipe that cannot fit in memory."""
-    try:
-        space_obj.network_options(channels=recipe_obj.channels, layers=recipe_obj.layers,
-                                  in_channels=task_obj.in_channels, num_classes=task_obj.num_classes)
-    except NotImplementedError:
-        raise InvalidSetting(f"space {space_obj.name!r} has no network to train from a recipe "
-                             f"(trainable spaces: {', '.join(_trainable_spaces())})") from None
-    except ValueError as exc:  # the space names the recipe field it cannot honour
-        raise InvalidSetting(f"--recipe for space {space_obj.name!r}: {exc}") from None
-    side = recipe_obj.image_size or task_obj.dataset.image_shape[-1]
-    recipe_obj.check_memory(side, *_memory())
-
-
-def _trainable_spaces() -> list[str]:
-    """The registered spaces that translate a recipe into a network (for the error message)."""
-    from nasframe.core.registry import SPACES
-
-    found = []
-    for name in SPACES.names():
-        try:
-            load_space(name).network_options(channels=16, layers=3, in_channels=3, num_classes=10)
-            found.append(name)
-        except (NotImplementedError, ValueError):
-            pass
-    return found
-
-
-def _memory() -> tuple[int, str]:
-    """Bytes a training here can use, and where: the first GPU's memory, else this machine's RAM."""
-    import torch
-
-    if torch.cuda.is_available():
-        return torch.cuda.get_device_properties(0).total_memory, "the GPU"
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"), "this machine's memory"
 
 

@@ -23,7 +23,7 @@ def list_tasks() -> None:
 @click.command("train")
 @click.option("--task", "task_name", default="fashion-mnist", show_default=True, help="A registered task.")
 @click.option("--data", default=None, help="Dataset folder (Fashion-MNIST IDX files, cifar-10-batches-py).")
-@click.option("--space", "space_name", default="nb101", show_default=True)
+@click.option("--space", "space_name", default=None, help="A registered space (default: the task's own).")
 @click.option("--arch", "arch_text", default=None, help="Architecture JSON (default: a random one, --seed).")
 @click.option("--recipe", "recipe_items", multiple=True, metavar="FIELD=VALUE", help="Recipe fields, repeatable.")
 @click.option("--checkpoint", default=None, type=click.Path(file_okay=False),
@@ -31,29 +31,32 @@ def list_tasks() -> None:
 @click.option("--seed", default=0, show_default=True)
 @click.option("--threads", default=None, type=int, help="Torch threads (default: torch's).")
 def train(task_name, data, space_name, arch_text, recipe_items, checkpoint, seed, threads) -> None:
-    """Train one architecture on a task and print its per-epoch metrics."""
+    """Train one architecture on a task; print its per-epoch metrics, then its objectives as JSON."""
     import torch
 
     from nasframe.tasks import Trainer
 
     if threads:
         torch.set_num_threads(threads)
-    space_obj = inputs.space(space_name)
+    task = inputs.task(task_name, data)
+    space_obj = inputs.space(space_name) if space_name else task.search_space()
     recipe = inputs.recipe(recipe_items)
     arch = (inputs.architecture(space_obj, arch_text) if arch_text
             else space_obj.sample(np.random.default_rng(seed), 1)[0])
-    task = inputs.task(task_name, data)
-    inputs.trainable(space_obj, recipe, task)
+    task.check_trainable(space_obj, recipe)
+    task.check_arch(space_obj, arch)
     if checkpoint is not None:
         check_writable_folder(checkpoint, "--checkpoint")
     click.echo(f"{task}\narchitecture {space_obj.canonical_hash(arch)}\n{recipe}")
+    shown = [f"val_{o.name}" for o in task.metrics]
 
     def show(metrics, _folder):
-        click.echo(f"epoch {metrics['epoch']}: val_accuracy {metrics['val_accuracy']:.4f}  "
-                   f"train_loss {metrics['train_loss']:.4f}  {metrics['images_per_second']:.0f} img/s  "
-                   f"{metrics['epoch_seconds']:.1f} s")
+        values = "  ".join(f"{key} {metrics[key]:.4f}" for key in shown)
+        click.echo(f"epoch {metrics['epoch']}: {values}  train_loss {metrics['train_loss']:.4f}  "
+                   f"{metrics['images_per_second']:.0f} img/s  {metrics['epoch_seconds']:.1f} s")
 
     result = Trainer(task, recipe, seed=seed, evaluate_test=True).fit(
         space_obj, arch, checkpoint_dir=checkpoint, on_epoch=show)
     click.echo(json.dumps({"val_accuracy": result.val_accuracy, "test_accuracy": result.test_accuracy,
-                           "params": result.params, "seconds": round(result.seconds, 2)}))
+                           "objectives": result.objectives, "params": result.params,
+                           "seconds": round(result.seconds, 2)}))

@@ -27,6 +27,10 @@ class EvalResult:
 
     Accuracies are fractions in [0, 1]; ``cost`` is the simulated or measured
     wall-clock seconds the evaluation stands for (what a budget is spent in).
+    ``val_accuracy`` is what single-objective searchers maximise: a task's
+    primary metric, or a scalarisation of its objectives; ``objectives`` keeps
+    every objective of a task (:class:`nasframe.core.task.Objective`) by name,
+    in its own units, for multi-objective searchers and the result store.
     """
 
     val_accuracy: float
@@ -36,6 +40,7 @@ class EvalResult:
     fidelity: Fidelity = field(default_factory=Fidelity)
     cost: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
+    objectives: dict[str, float] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

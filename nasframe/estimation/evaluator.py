@@ -19,7 +19,8 @@ from nasframe.core import Architecture, SearchSpace
 from nasframe.core.errors import InvalidSetting
 from nasframe.core.files import atomic_file, pin_settings
 from nasframe.estimation.bpe import config_key
-from nasframe.tasks import ImageClassification, Recipe
+from nasframe.core.task import Task
+from nasframe.tasks import Recipe
 
 
 def rank_correlations(estimate: Sequence[float], reference: Sequence[float]) -> tuple[float, float]:
@@ -39,7 +40,7 @@ class BPEEvaluator:
     trains only what is missing.
     """
 
-    def __init__(self, task: ImageClassification, space: SearchSpace, archs: Sequence[Architecture],
+    def __init__(self, task: Task, space: SearchSpace, archs: Sequence[Architecture],
                  full: Recipe, folder: str | Path, *, seed: int = 0,
                  resources: dict[str, float] | None = None) -> None:
         self.task, self.space, self.archs, self.full = task, space, list(archs), full

@@ -1,4 +1,5 @@
-"""Image classification: a dataset, its seeded train/val/test split, and batches under a recipe.
+"""Image classification: a dataset, its seeded train/val/test split, batches under a recipe, and the
+:class:`~nasframe.core.task.Task` that trains a space's networks on it with cross-entropy.
 
 The split is a pure function of the dataset and ``seed``: the validation
 images (what a search sees) are a fixed share of the official training set,
@@ -10,14 +11,18 @@ share as test.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Any, ClassVar, Iterator
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from nasframe.core import Architecture, SearchSpace
+from nasframe.core.task import Objective, Task
 from nasframe.tasks.augment import cutout, random_crop, random_flip
+from nasframe.tasks.costs import count_flops, count_parameters
 from nasframe.tasks.datasets import DATASET_READERS, PATH_DATASETS, DatasetError, ImageDataset
+from nasframe.tasks.networks import build_network, check_network
 from nasframe.tasks.recipe import Recipe
 
 
@@ -32,7 +37,7 @@ class Split:
         return len(self.y)
 
 
-class ImageClassification:
+class ImageClassification(Task):
     """A classification task on one :class:`~nasframe.tasks.datasets.ImageDataset`.
 
     ``dataset`` is a loaded dataset or a name of :data:`~nasframe.tasks.datasets.DATASET_READERS`
@@ -40,7 +45,16 @@ class ImageClassification:
     ``val_fraction`` of the training images become the validation split,
     drawn with ``seed``; ``test_fraction`` is used only for sets without an
     official test split.
+
+    Objectives: validation accuracy (maximised), then two costs of the built
+    network, FLOPs and parameters (minimised). The space is any registered
+    one that says what a recipe's channels and layers mean for it
+    (``SearchSpace.network_options``); nb101 by default.
     """
+
+    objectives: ClassVar[tuple[Objective, ...]] = (
+        Objective("accuracy", "max"), Objective("flops", "min", cost=True), Objective("params", "min", cost=True))
+    default_space: ClassVar[str | None] = "nb101"
 
     def __init__(
         self,
@@ -166,3 +180,34 @@ class ImageClassification:
         y = torch.tensor(self.split(split).y, device=device)
         for start in range(0, len(y), batch_size):
             yield self.prepare(x[start:start + batch_size], recipe), y[start:start + batch_size]
+
+    # -- the Task protocol: model, step, evaluation -----------------------------------------------------------
+
+    def build_model(self, space: SearchSpace, arch: Architecture, recipe: Recipe,
+                    model_options: dict[str, Any]) -> torch.nn.Module:
+        return build_network(space, arch, recipe, self.in_channels, self.num_classes, model_options)
+
+    def check_trainable(self, space: SearchSpace, recipe: Recipe) -> None:
+        check_network(space, recipe, self.in_channels, self.num_classes, self.dataset.image_shape[-1])
+
+    def loss(self, model: torch.nn.Module, batch: tuple) -> torch.Tensor:
+        x, y = batch
+        return F.cross_entropy(model(x), y)
+
+    @torch.no_grad()
+    def evaluate(self, model: torch.nn.Module, split: str, recipe: Recipe, device: Any) -> dict[str, float]:
+        model.eval()
+        correct = torch.zeros((), dtype=torch.long, device=device)
+        total = 0
+        for x, y in self.eval_batches(split, recipe, device=device):
+            correct += (model(x).argmax(dim=1) == y).sum()
+            total += len(y)
+        return {"accuracy": int(correct) / total}
+
+    def costs(self, model: torch.nn.Module, space: SearchSpace, arch: Architecture, recipe: Recipe) -> dict[str, float]:
+        side = recipe.image_size or self.dataset.image_shape[-1]
+        example = torch.zeros(1, self.in_channels, side, side, device=next(model.parameters()).device)
+        return {"flops": float(count_flops(model, example)), "params": float(count_parameters(model))}
+
+    def fingerprint(self) -> dict[str, Any]:
+        return {"task": self.name, "split_seed": self.seed}

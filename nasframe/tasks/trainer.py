@@ -1,4 +1,8 @@
-"""Train one architecture of any space on a task under a recipe, with checkpoints and resume.
+"""Train one architecture of any space on any task under a recipe, with checkpoints and resume.
+
+The trainer knows no task: the model, the loss of a batch, the evaluation and
+the costs come from the :class:`~nasframe.core.task.Task` (image
+classification is one such task).
 
 The loop is deliberately the plain PyTorch one (forward, loss, backward,
 clip, step) with nothing per step that a hand-written loop would not do: no
@@ -32,8 +36,7 @@ import torch
 from nasframe.core import Architecture, SearchSpace
 from nasframe.core.errors import UserError
 from nasframe.core.files import atomic_file
-from nasframe.tasks.image import ImageClassification
-from nasframe.tasks.networks import build_network
+from nasframe.core.task import Task
 from nasframe.tasks.recipe import Recipe
 
 CHECKPOINT_FILE = "trainer-state.pt"
@@ -47,7 +50,14 @@ class CheckpointMismatch(UserError, RuntimeError):
 
 @dataclass
 class TrainResult:
-    """The outcome of one training: final metrics, cost and the per-epoch history."""
+    """The outcome of one training: final metrics, cost and the per-epoch history.
+
+    ``val_accuracy`` is the task's primary metric on the validation split
+    (the accuracy, for classification), negated when that metric is
+    minimised, so larger is always better for a searcher; ``test_accuracy``
+    likewise on the test split. ``objectives`` holds every objective of the
+    task in its own units and sign; ``costs`` the costs of the built network.
+    """
 
     val_accuracy: float
     test_accuracy: float | None
@@ -57,6 +67,8 @@ class TrainResult:
     seconds: float
     params: int
     history: list[dict[str, Any]] = field(default_factory=list)
+    objectives: dict[str, float] = field(default_factory=dict)
+    costs: dict[str, float] = field(default_factory=dict)
 
 
 def default_device() -> torch.device:
@@ -73,7 +85,7 @@ class Trainer:
 
     def __init__(
         self,
-        task: ImageClassification,
+        task: Task,
         recipe: Recipe | None = None,
         *,
         device: str | torch.device | None = None,
@@ -81,6 +93,9 @@ class Trainer:
         evaluate_test: bool = False,
         model_options: dict[str, Any] | None = None,
     ) -> None:
+        if not task.objectives or task.primary.cost:
+            raise UserError(f"task {task.name!r}: the first objective must be a trained metric, "
+                            f"got {task.objectives[:1]}")
         self.task = task
         self.recipe = recipe or Recipe()
         self.device = torch.device(device) if device is not None else default_device()
@@ -89,13 +104,13 @@ class Trainer:
         self.model_options = dict(model_options or {})
 
     def build(self, space: SearchSpace, arch: Architecture) -> torch.nn.Module:
-        return build_network(space, arch, self.recipe, self.task.in_channels, self.task.num_classes,
-                             self.model_options).to(self.device)
+        self.task.check_arch(space, arch)
+        return self.task.build_model(space, arch, self.recipe, self.model_options).to(self.device)
 
     def fingerprint(self, space: SearchSpace, arch: Architecture) -> str:
-        """What a checkpoint must match to be resumed: space, architecture, recipe, seed, data split."""
-        text = json.dumps([space.name, arch.to_json(), self.recipe.to_dict(), self.seed, self.task.name,
-                           self.task.seed, self.model_options], sort_keys=True, default=str)
+        """What a checkpoint must match to be resumed: space, architecture, recipe, seed, task and its data."""
+        text = json.dumps([space.name, arch.to_json(), self.recipe.to_dict(), self.seed, self.task.fingerprint(),
+                           self.model_options], sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def _optimizer(self, model: torch.nn.Module) -> torch.optim.Optimizer:
@@ -112,16 +127,11 @@ class Trainer:
         dtype = torch.float16 if self.device.type == "cuda" else torch.bfloat16
         return torch.autocast(self.device.type, dtype=dtype)
 
-    @torch.no_grad()
-    def accuracy(self, model: torch.nn.Module, split: str) -> float:
-        model.eval()
-        correct = torch.zeros((), dtype=torch.long, device=self.device)
-        total = 0
+    def evaluate(self, model: torch.nn.Module, split: str) -> dict[str, float]:
+        """The task's metrics of ``model`` on ``split``, keyed ``<split>_<metric>``, under the recipe's precision."""
         with self._autocast():
-            for x, y in self.task.eval_batches(split, self.recipe, device=self.device):
-                correct += (model(x).argmax(dim=1) == y).sum()
-                total += len(y)
-        return int(correct) / total
+            metrics = self.task.evaluate(model, split, self.recipe, self.device)
+        return {f"{split}_{name}": float(value) for name, value in metrics.items()}
 
     def fit(
         self,
@@ -146,16 +156,24 @@ class Trainer:
             if on_epoch is not None:
                 on_epoch(metrics, folder)
 
+        return self._result(run)
+
+    def _result(self, run: "_Run") -> TrainResult:
         history = run.history
         last = history[-1] if history else {}
+        primary = self.task.primary
+        test = last.get(f"test_{primary.name}")
+        objectives = self.task.objective_values(last, run.costs) if last else {}
         return TrainResult(
-            val_accuracy=float(last.get("val_accuracy", float("nan"))),
-            test_accuracy=last.get("test_accuracy"),
+            val_accuracy=primary.sign * float(last.get(f"val_{primary.name}", float("nan"))),
+            test_accuracy=None if test is None else primary.sign * float(test),
             train_loss=float(last.get("train_loss", float("nan"))),
             epochs=len(history),
             seconds=sum(h["epoch_seconds"] for h in history),
             params=run.params,
             history=history,
+            objectives=objectives,
+            costs=dict(run.costs),
         )
 
     def _start(self, space: SearchSpace, arch: Architecture) -> "_Run":
@@ -174,6 +192,7 @@ class Trainer:
             generator=torch.Generator().manual_seed(self.seed),
             subset=self.task.training_subset(r.data_fraction),
             params=sum(p.numel() for p in model.parameters() if p.requires_grad),
+            costs=self.task.costs(model, space, arch, r),
         )
 
     def _epoch(self, run: "_Run", epoch: int) -> dict[str, Any]:
@@ -181,40 +200,43 @@ class Trainer:
         r = self.recipe
         began = time.perf_counter()
         run.model.train()
-        loss_fn = torch.nn.CrossEntropyLoss()
         loss_sum = torch.zeros((), device=self.device)
         seen = 0
-        for x, y in self.task.train_batches(r, run.generator, run.subset, device=self.device):
+        for batch in self.task.train_batches(r, run.generator, run.subset, device=self.device):
             run.optimizer.zero_grad(set_to_none=True)
             with self._autocast():
-                loss = loss_fn(run.model(x), y)
+                loss = self.task.loss(run.model, batch)
             run.scaler.scale(loss).backward()
             if r.grad_clip is not None:
                 run.scaler.unscale_(run.optimizer)
                 torch.nn.utils.clip_grad_norm_(run.model.parameters(), r.grad_clip)
             run.scaler.step(run.optimizer)
             run.scaler.update()
-            loss_sum += loss.detach() * len(y)
-            seen += len(y)
+            loss_sum += loss.detach() * len(batch[0])
+            seen += len(batch[0])
         run.schedule.step()
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)  # the clock must see the queued kernels finish
         train_seconds = time.perf_counter() - began
-        val_accuracy = self.accuracy(run.model, "val")
+        validation = self.evaluate(run.model, "val")
         train_loss = float(loss_sum) / max(seen, 1)
         if not math.isfinite(train_loss):
             raise FloatingPointError(f"training diverged in epoch {epoch + 1}: loss {train_loss}")
         metrics = {
             "epoch": epoch + 1,
-            "val_accuracy": val_accuracy,
+            **validation,
             "train_loss": train_loss,
             "images_per_second": seen / train_seconds,
             "epoch_seconds": time.perf_counter() - began,
             "lr": run.optimizer.param_groups[0]["lr"],
             "params": run.params,
+            **{name: value for name, value in run.costs.items() if name != "params"},
         }
+        primary = self.task.primary
+        #: what Ray Tune and the searchers maximise: the primary metric, negated when it is minimised
+        metrics["objective"] = primary.sign * metrics[f"val_{primary.name}"]
         if self.evaluate_test and epoch + 1 == r.epochs:
-            metrics["test_accuracy"] = self.accuracy(run.model, "test")
+            metrics.update(self.evaluate(run.model, "test"))
         run.history.append(metrics)
         run.epoch = epoch + 1
         return metrics
@@ -232,6 +254,8 @@ class _Run:
     generator: torch.Generator
     subset: Any
     params: int
+    #: the task's costs of the built network (FLOPs, parameters...), measured once before training
+    costs: dict[str, float] = field(default_factory=dict)
     history: list[dict[str, Any]] = field(default_factory=list)
     #: epochs finished
     epoch: int = 0

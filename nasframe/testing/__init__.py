@@ -10,10 +10,12 @@ call in its own test suite::
     check_space(MySpace())
     check_searcher("my-searcher", MySpace(), population=8)
     check_surrogate("xgb", MySpace(), members=2)
+    check_task(MyTask(), recipe=Recipe(epochs=1, data_fraction=0.02))
 """
 
 from nasframe.testing._searcher import check_searcher
 from nasframe.testing._space import check_space
 from nasframe.testing._surrogate import check_surrogate
+from nasframe.testing._task import check_task
 
-__all__ = ["check_searcher", "check_space", "check_surrogate"]
+__all__ = ["check_searcher", "check_space", "check_surrogate", "check_task"]
