@@ -19,10 +19,47 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from nasframe.core.errors import InvalidSetting
+from nasframe.core.results import EvalResult
 from nasframe.core.task import Objective
 
 #: default weight of each cost in the scalarisation: accuracy points (as a fraction) per decade of cost
 DEFAULT_COST_WEIGHT = 0.05
+
+
+#: where an objective missing from ``EvalResult.objectives`` is read instead (surrogate benchmarks
+#: answer accuracy and parameters in these fields, not per task)
+RESULT_FIELDS = {"accuracy": "val_accuracy", "val_accuracy": "val_accuracy", "params": "params",
+                 "train_time": "train_time"}
+
+
+def objective_specs(items: Sequence[Objective | str]) -> tuple[Objective, ...]:
+    """Objectives from ``Objective`` values or ``"name:max"`` / ``"name:min"`` strings (a searcher option)."""
+    out = []
+    for item in items:
+        if isinstance(item, str):
+            name, _, direction = item.partition(":")
+            item = Objective(name, direction or "max")
+        out.append(item)
+    if not out or len({o.name for o in out}) != len(out):
+        raise InvalidSetting(f"objectives must be one or more distinct 'name:max|min', got {list(items)!r}")
+    return tuple(out)
+
+
+def objective_value(result: EvalResult, name: str) -> float:
+    """Objective ``name`` of ``result``: from its task's ``objectives``, else from the matching result field."""
+    if name in result.objectives:
+        return float(result.objectives[name])
+    value = getattr(result, RESULT_FIELDS[name]) if name in RESULT_FIELDS else None
+    if value is None:
+        raise KeyError(f"the result has no objective {name!r} (it has {sorted(result.objectives) or 'none'}; "
+                       f"fields: {sorted(RESULT_FIELDS)})")
+    return float(value)
+
+
+def signed_vector(result: EvalResult, objectives: Sequence[Objective]) -> np.ndarray:
+    """``result``'s objective vector with every component maximised; NaN becomes ``-inf`` (a failed metric)."""
+    vector = np.array([o.sign * objective_value(result, o.name) for o in objectives], dtype=float)
+    return np.where(np.isnan(vector), -np.inf, vector)
 
 
 def dominates(a: np.ndarray, b: np.ndarray) -> bool:
@@ -38,6 +75,36 @@ def pareto_mask(points: np.ndarray) -> np.ndarray:
         others = np.delete(points, i, axis=0)
         keep[i] = not np.any(np.all(others >= point, axis=1) & np.any(others > point, axis=1))
     return keep
+
+
+def nondominated_ranks(points: np.ndarray) -> np.ndarray:
+    """NSGA-II's front index of every row (0: the Pareto front, 1: the front once it is removed, ...)."""
+    points = np.asarray(points, dtype=float)
+    ranks = np.full(len(points), -1)
+    left = np.arange(len(points))
+    rank = 0
+    while len(left):
+        front = left[pareto_mask(points[left])]
+        ranks[front] = rank
+        left = np.setdiff1d(left, front)
+        rank += 1
+    return ranks
+
+
+def crowding_distance(points: np.ndarray, ranks: np.ndarray) -> np.ndarray:
+    """NSGA-II's crowding distance within each front: boundary points infinite, others the normalised
+    perimeter of their neighbours' box (larger: a less crowded, more valuable point)."""
+    points = np.asarray(points, dtype=float)
+    distance = np.zeros(len(points))
+    for rank in np.unique(ranks):
+        members = np.flatnonzero(ranks == rank)
+        for k in range(points.shape[1]):
+            order = members[np.argsort(points[members, k], kind="stable")]
+            span = points[order[-1], k] - points[order[0], k]
+            distance[order[0]] = distance[order[-1]] = np.inf
+            if len(order) > 2 and np.isfinite(span) and span > 0:
+                distance[order[1:-1]] += (points[order[2:], k] - points[order[:-2], k]) / span
+    return distance
 
 
 def hypervolume(points: np.ndarray, reference: np.ndarray) -> float:

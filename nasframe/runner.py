@@ -27,6 +27,13 @@ HISTORY_COLUMNS = (
     "step", "batch", "hash", "arch", "val_accuracy", "test_accuracy", "train_time", "params", "cost",
     "error",
 )
+#: prefix of the columns that keep a task's objectives per row (``objective.flops``...), after the fixed ones
+OBJECTIVE_PREFIX = "objective."
+
+
+def objective_columns(columns: Any) -> list[str]:
+    """The objective columns among ``columns``, sorted."""
+    return sorted(c for c in columns if str(c).startswith(OBJECTIVE_PREFIX))
 
 
 @dataclass
@@ -43,7 +50,8 @@ class History:
         return len(self.rows)
 
     def to_frame(self) -> pd.DataFrame:
-        frame = pd.DataFrame(self.rows, columns=list(HISTORY_COLUMNS))
+        found = objective_columns({key for row in self.rows for key in row})
+        frame = pd.DataFrame(self.rows, columns=list(HISTORY_COLUMNS) + found)
         values = frame["val_accuracy"].astype(float).fillna(-np.inf).to_numpy()
         best = np.maximum.accumulate(values) if len(values) else values
         frame["best_val_accuracy"] = np.where(np.isfinite(best), best, np.nan)
@@ -61,7 +69,7 @@ class History:
     @classmethod
     def from_frame(cls, frame: pd.DataFrame, error: Any = None) -> "History":
         """The history a :meth:`to_frame` holds, as read back from a store (timings are not stored)."""
-        rows = frame[list(HISTORY_COLUMNS)].to_dict(orient="records")
+        rows = frame[list(HISTORY_COLUMNS) + objective_columns(frame.columns)].to_dict(orient="records")
         for row in rows:  # the store writes missing errors as NaN
             row["error"] = row["error"] if isinstance(row["error"], str) else None
         return cls(rows=rows, error=error if isinstance(error, str) else None)
@@ -99,6 +107,7 @@ def _row(step: int, batch: int, key: str, arch: Architecture, result: EvalResult
         "params": result.params if result and result.params is not None else np.nan,
         "cost": result.cost if result else 0.0,
         "error": error,
+        **{OBJECTIVE_PREFIX + name: float(value) for name, value in (result.objectives if result else {}).items()},
     }
 
 

@@ -79,3 +79,11 @@ def recipe(items: tuple[str, ...], **defaults: Any) -> Any:
     return Recipe.from_dict({**defaults, **parse_overrides(list(items))})
 
 
+
+
+def numbers(text: str, option: str) -> list[float]:
+    """Comma-separated numbers (``"1,0.05"``), or a usage error naming ``option``."""
+    try:
+        return [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated numbers, got {text!r}", param_hint=option) from None

@@ -60,3 +60,43 @@ def train(task_name, data, space_name, arch_text, recipe_items, checkpoint, seed
     click.echo(json.dumps({"val_accuracy": result.val_accuracy, "test_accuracy": result.test_accuracy,
                            "objectives": result.objectives, "params": result.params,
                            "seconds": round(result.seconds, 2)}))
+
+
+def search_on_task(task_name, data, space_name, searcher_name, budget, seed, batch_size, out_dir, address, storage,
+                   objectives_text, weights_text, recipe_items) -> None:
+    """``nasframe search --task``: real trainings as Ray Tune trials; the Pareto front with several objectives."""
+    from pathlib import Path
+
+    from nasframe.core.task import parse_objectives
+    from nasframe.ray_session import ray_session
+    from nasframe.task_search import plot_front, search_task
+
+    inputs.searcher(searcher_name)
+    task = inputs.task(task_name, data)
+    space_obj = inputs.space(space_name) if space_name else task.search_space()
+    objectives = parse_objectives(objectives_text, task) if objectives_text else task.objectives[:1]
+    weights = inputs.numbers(weights_text, "--weights") if weights_text else None
+    recipe = inputs.recipe(recipe_items)
+    out = check_writable_folder(out_dir or f"results/search-{task_name}-{searcher_name}-{seed}", "--out")
+    out.mkdir(parents=True, exist_ok=True)
+    storage_path = storage or str((out / "tune").resolve())
+    with ray_session(address):
+        result = search_task(task, searcher_name, budget, space=space_obj, objectives=objectives, weights=weights,
+                             recipe=recipe, seed=seed, batch_size=batch_size, storage_path=storage_path)
+    frame = result.history.to_frame()
+    frame.to_csv(out / "history.csv", index=False)
+    result.front.to_csv(out / "pareto.csv", index=False)
+    summary = {"task": task.name, "space": space_obj.name, "searcher": searcher_name, "seed": seed, "budget": budget,
+               "objectives": [str(o) for o in objectives], "recipe": recipe.to_dict(),
+               "evaluated": len(frame), "failed": int(frame["error"].notna().sum()), "error": result.history.error,
+               "front_size": len(result.front), "reference": result.reference.tolist(),
+               "hypervolume": result.hypervolume.tolist()}
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    if len(objectives) > 1 and len(result.front):
+        plot_front(result, f"{searcher_name} on {task.name}", str(out / "pareto.png"))
+    columns = ["step", "hash"] + [f"objective.{o.name}" for o in objectives]
+    click.echo(f"{len(frame)} trained on {task.name} ({Path(out)}); Pareto front on "
+               f"{', '.join(map(str, objectives))}:")
+    click.echo(result.front[columns].to_string(index=False))
+    if result.history.error:
+        click.echo(f"the searcher stopped early: {result.history.error.splitlines()[0]}", err=True)

@@ -36,6 +36,9 @@ class Searcher(ABC):
 
     #: registry name ("random", "evolution", ...)
     name: ClassVar[str] = ""
+    #: True for searchers that take an ``objectives=`` option (``"name:max|min"`` strings) and search the
+    #: Pareto front of those objectives (read from ``EvalResult.objectives``) instead of ``val_accuracy``
+    multi_objective: ClassVar[bool] = False
 
     def __init__(self, space: SearchSpace, *, seed: int = 0) -> None:
         self.space = space

@@ -57,7 +57,7 @@ class BPEEvaluator:
     def _check_manifest(self) -> None:
         """Pin the folder to this study: stored trainings of another task, space, set of
         architectures, full recipe or seed must not be mixed into this one's scores."""
-        manifest = {"task": self.task.name, "task_seed": self.task.seed, "space": self.space.name,
+        manifest = {"task": self.task.name, "task_data": self.task.fingerprint(), "space": self.space.name,
                     "archs": self.hashes, "full": self.full.to_dict(), "seed": self.seed}
         pin_settings(self.folder / "manifest.json", manifest, what="BPE study")
 

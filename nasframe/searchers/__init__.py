@@ -27,12 +27,14 @@ from nasframe.searchers._latent_bo import LatentBO
 from nasframe.searchers._local import LocalSearch
 from nasframe.searchers._model_based import ModelBasedSearcher
 from nasframe.searchers._optuna import OptunaSearcher
+from nasframe.searchers._pareto_evolution import ParetoEvolution
 from nasframe.searchers._predictor import BANANAS, PredictorSearcher, SurrogateBO
 from nasframe.searchers._random import RandomSearch
 from nasframe.searchers._reinforce import REINFORCE
 
 SEARCHERS.register("random", RandomSearch)
 SEARCHERS.register("evolution", RegularizedEvolution)
+SEARCHERS.register("mo-evolution", ParetoEvolution)
 SEARCHERS.register("local", LocalSearch)
 SEARCHERS.register("optuna", OptunaSearcher)
 SEARCHERS.register("reinforce", REINFORCE)
@@ -57,6 +59,7 @@ __all__ = [
     "LatentBO",
     "LocalSearch",
     "OptunaSearcher",
+    "ParetoEvolution",
     "PredictorExtrapolation",
     "REINFORCE",
     "RandomSearch",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from typing import Any
 
 from nasframe.core import Architecture, EvalResult, SearchSpace, Searcher
 
@@ -70,7 +71,7 @@ class RegularizedEvolution(Searcher):
         self.num_init = num_init
         self.max_retries = max_retries
         #: told (architecture, score) pairs, oldest first; appending beyond maxlen drops the oldest
-        self.population: deque[tuple[Architecture, float]] = deque(maxlen=population_size)
+        self.population: deque[tuple[Architecture, Any]] = deque(maxlen=population_size)
         #: random architectures still to hand out before evolution starts
         self._init_left = num_init
         #: how each proposal was made, in ask order: ("random", None), ("child", parent hash),
@@ -105,8 +106,7 @@ class RegularizedEvolution(Searcher):
         """
         members = list(self.population)
         picks = self.rng.integers(len(members), size=self.tournament_size)
-        # the first of the best on ties: a deterministic choice
-        parent = max((members[int(i)] for i in picks), key=lambda m: m[1])[0]
+        parent = members[self._winner(members, [int(i) for i in picks])][0]
         parent_key = self.space.canonical_hash(parent)
         for _ in range(self.max_retries + 1):
             child = self.space.mutate(parent, self.rng)
@@ -115,10 +115,19 @@ class RegularizedEvolution(Searcher):
         fallback = list(self.space.sample_distinct(self.rng, 1, self.seen).values())
         return (fallback[0], ("fallback", parent_key)) if fallback else (None, ("fallback", parent_key))
 
+    def _winner(self, members: list[tuple[Architecture, Any]], picks: list[int]) -> int:
+        """The index (into ``members``) of the tournament's winner among ``picks``: the highest score,
+        the first of the best on ties (a deterministic choice)."""
+        return max(picks, key=lambda i: members[i][1])
+
+    def _fitness(self, result: EvalResult) -> Any:
+        """What the population keeps of a result (the score; a vector for several objectives)."""
+        return score(result)
+
     def _observe(self, pairs: list[tuple[Architecture, EvalResult]]) -> None:
         archs = [a for a, _ in pairs]
         self.seen.update(self.space.canonical_hashes(archs))
         for arch, result in pairs:
-            self.population.append((arch, score(result)))
+            self.population.append((arch, self._fitness(result)))
 
 
