@@ -12,14 +12,16 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
-import pandas as pd
 
 from nasframe.core import Architecture, SearchSpace
 from nasframe.core.errors import UnknownName
 from nasframe.core.results import EvalResult, Fidelity
+
+if TYPE_CHECKING:  # pandas costs ~0.4 s to import; a surrogate query never needs it
+    import pandas as pd
 
 #: the metric columns every result table and query answer has (NaN where unknown)
 METRICS = ("val_accuracy", "test_accuracy", "train_time", "params")
@@ -96,6 +98,8 @@ class QueryResult:
         return len(self.val_accuracy)
 
     def to_frame(self) -> pd.DataFrame:
+        import pandas as pd
+
         frame = pd.DataFrame({m: getattr(self, m) for m in METRICS})
         frame["epochs"] = self.epochs
         return frame
@@ -118,6 +122,27 @@ class QueryResult:
             )
             for v, t, s, p in zip(self.val_accuracy, self.test_accuracy, self.train_time, self.params)
         ]
+
+
+class _SeededRng:
+    """``np.random.default_rng(seed)``, made on the first draw.
+
+    Creating a generator costs ~10 us, more than a whole one-architecture
+    tabular lookup; most queries (``noise=False``, or one run per
+    architecture) never draw, so they never pay for it. Draws are those of
+    the generator itself, so seeded answers are unchanged.
+    """
+
+    __slots__ = ("_seed", "_rng")
+
+    def __init__(self, seed: int | None) -> None:
+        self._seed = seed
+        self._rng: np.random.Generator | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._rng is None:
+            self._rng = np.random.default_rng(self._seed)
+        return getattr(self._rng, name)
 
 
 class Benchmark(ABC):
@@ -150,8 +175,7 @@ class Benchmark(ABC):
         """
         epochs = self._resolve(fidelity)
         valid = [a if isinstance(a, Architecture) else self.space.validate(a) for a in archs]
-        rng = np.random.default_rng(seed)
-        return self._query(valid, epochs, noise, rng)
+        return self._query(valid, epochs, noise, _SeededRng(seed))  # type: ignore[arg-type]
 
     def evaluate(
         self, archs: Sequence[Architecture], fidelity: Fidelity | None = None, seed: int | None = None

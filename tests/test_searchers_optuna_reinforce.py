@@ -11,7 +11,8 @@ import pytest
 import nasframe as nf
 from nasframe.core import EvalResult
 from nasframe.runner import run_search
-from nasframe.searchers._optuna import OptunaSearcher, dominates
+from nasframe.pareto import dominates
+from nasframe.searchers._optuna import DUPLICATE, OptunaSearcher
 from nasframe.searchers._random import RandomSearch
 from nasframe.searchers._reinforce import REINFORCE
 
@@ -88,13 +89,13 @@ def test_nsga2_returns_a_non_dominated_front(bench):
     assert history.error is None and len(history) == 80
     front = searcher.pareto_front()
     points = [(r.val_accuracy, r.params) for _, r in front]
-    directions = ["maximize", "minimize"]
+    signed = [np.array([a, -p]) for a, p in points]
     assert len(front) >= 2
-    assert not any(dominates(a, b, directions) for a in points for b in points)
+    assert not any(dominates(a, b) for a in signed for b in signed)
     on_front = {bench.space.canonical_hash(a) for a, _ in front}
     for arch, result in searcher.history:  # everything else is dominated by the front
         if bench.space.canonical_hash(arch) not in on_front:
-            assert any(dominates(p, (result.val_accuracy, result.params), directions) for p in points)
+            assert any(dominates(p, np.array([result.val_accuracy, -result.params])) for p in signed)
     assert [p[1] for p in points] == sorted(p[1] for p in points)
     optuna_front = {tuple(t.values) for t in searcher.study.best_trials}
     assert optuna_front == {(float(a), float(p)) for a, p in points}
@@ -142,21 +143,41 @@ def test_optuna_resume_continues_the_same_trajectory(bench):
     assert len(set(later)) == 25 and not set(later) & before
 
 
-def test_invalid_spellings_fail_and_duplicates_are_told_their_known_value():
+@pytest.mark.parametrize("sampler", ["random", "tpe"])
+def test_invalid_and_duplicate_spellings_fail_and_each_architecture_is_one_trial(sampler):
+    space = nf.load_space("nb101")
+    searcher = OptunaSearcher(space, seed=0, sampler=sampler)
+    fake = FakeBench(space)
+    run_search(searcher, fake, budget=60, seed=0, batch_size=4)
+    trials = searcher.study.trials
+    known = {space.canonical_hash(a): r.val_accuracy for a, r in searcher.history}
+    failed = [t for t in trials if t.state.name == "FAIL"]
+    invalid = [t for t in failed if "invalid" in t.user_attrs]
+    duplicate = [t for t in failed if DUPLICATE in t.user_attrs]
+    assert invalid and len(invalid) + len(duplicate) == len(failed)
+    assert {t.user_attrs["invalid"] for t in invalid} <= {"input and output are disconnected", "at most 9 edges"}
+    for trial in duplicate:  # a duplicate names an architecture proposed before it
+        assert trial.user_attrs[DUPLICATE] == space.canonical_hash(
+            space.from_choices([trial.params[n] for n, _ in space.decisions()])
+        )
+        assert trial.user_attrs[DUPLICATE] in known
+    complete = [t for t in trials if t.state.name == "COMPLETE"]
+    spelled = [space.canonical_hash(space.from_choices([t.params[n] for n, _ in space.decisions()])) for t in complete]
+    assert sorted(spelled) == sorted(known)  # the sampler sees each evaluated architecture exactly once
+    for trial, key in zip(complete, spelled):
+        assert trial.value == known[key]
+
+
+def test_optuna_resume_keeps_duplicate_marks_when_replayed():
     space = nf.load_space("nb101")
     searcher = OptunaSearcher(space, seed=0, sampler="random")
-    fake = FakeBench(space)
-    run_search(searcher, fake, budget=30, seed=0)
-    trials = searcher.study.trials
-    failed = [t for t in trials if t.state.name == "FAIL"]
-    assert failed and all(t.user_attrs["invalid"] for t in failed)
-    assert {t.user_attrs["invalid"] for t in failed} <= {"input and output are disconnected", "at most 9 edges"}
-    known = {space.canonical_hash(a): r.val_accuracy for a, r in searcher.history}
-    complete = [t for t in trials if t.state.name == "COMPLETE"]
-    assert len(complete) >= 30
-    for trial in complete:
-        arch = space.from_choices([trial.params[n] for n, _ in space.decisions()])
-        assert trial.value == known[space.canonical_hash(arch)]
+    run_search(searcher, FakeBench(space), budget=30, seed=0)
+    state = searcher.state_dict()
+    state["study"] = b"not a pickle"
+    replayed = OptunaSearcher(space, seed=5, sampler="random")
+    replayed.load_state_dict(state)
+    marks = [(t.state.name, sorted(t.user_attrs.items())) for t in searcher.study.trials]
+    assert [(t.state.name, sorted(t.user_attrs.items())) for t in replayed.study.trials] == marks
 
 
 def test_optuna_warm_start_and_bad_options():
@@ -167,13 +188,13 @@ def test_optuna_warm_start_and_bad_options():
     assert len(searcher.study.trials) == 3 and {space.canonical_hash(a) for a in warm} <= searcher.seen
     asked = searcher.ask(20)
     assert len(asked) == 20 and not set(space.canonical_hashes(asked)) & set(space.canonical_hashes(warm))
-    with pytest.raises(ValueError, match="objectives must be"):
-        OptunaSearcher(space, objectives=("params",))
+    with pytest.raises(ValueError, match="objectives must be one or more distinct"):
+        OptunaSearcher(space, objectives=("params", "params"))
     with pytest.raises(ValueError, match="unknown sampler 'grid'"):
         OptunaSearcher(space, sampler="grid")
     multi = OptunaSearcher(space, objectives=("val_accuracy", "params"))
     arch = multi.ask(1)
-    with pytest.raises(ValueError, match="objective 'params' is missing"):
+    with pytest.raises(ValueError, match="no objective 'params'"):
         multi.tell(arch, [EvalResult(val_accuracy=0.5)])
 
 

@@ -13,7 +13,7 @@ from nasframe.cli import main
 from nasframe.core import EvalResult
 from nasframe.core.errors import InvalidSetting
 from nasframe.core.task import Objective
-from nasframe.pareto import hypervolume, reference_point
+from nasframe.pareto import hypervolume, pareto_mask, reference_point
 from nasframe.runner import History, run_search
 from nasframe.searchers import make
 from nasframe.task_search import make_task_searcher, summarise
@@ -105,3 +105,23 @@ def test_cli_search_on_a_task_writes_the_front(ray_session, tmp_path):
 def test_cli_refuses_task_options_without_a_task():
     done = CliRunner().invoke(main, ["search", "--objectives", "accuracy:max"])
     assert done.exit_code == 2 and "--objectives needs --task" in done.output
+
+
+def test_optuna_nsga2_searches_a_tasks_objectives():
+    space = nf.load_space("nb101")
+    two = (Objective("accuracy"), Objective("flops", "min", cost=True))
+    searcher = make_task_searcher("optuna", space, two, options={"sampler": "nsga2",
+                                                                   "sampler_options": {"population_size": 4}})
+    assert searcher.directions == ["maximize", "minimize"]
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        archs = searcher.ask(4)
+        values = rng.uniform(size=(len(archs), 2))
+        searcher.tell(archs, [EvalResult(val_accuracy=a, objectives={"accuracy": a, "flops": f})
+                              for a, f in values])
+    told = np.array([[r.objectives["accuracy"], -r.objectives["flops"]] for _, r in searcher.history])
+    on_front = {space.canonical_hash(a) for a, _ in searcher.pareto_front()}
+    expected = {space.canonical_hash(a) for (a, _), keep in zip(searcher.history, pareto_mask(told)) if keep}
+    assert on_front == expected and {tuple(t.values) for t in searcher.study.best_trials} == {
+        (r.objectives["accuracy"], r.objectives["flops"]) for a, r in searcher.history
+        if space.canonical_hash(a) in on_front}

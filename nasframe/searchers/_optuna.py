@@ -5,22 +5,29 @@ Every space spells its architectures as a fixed list of categorical decisions
 to an in-memory Optuna study with ask-and-tell (``study.ask(fixed_distributions)``)
 and turns the sampled parameters back into architectures with
 :meth:`~nasframe.core.SearchSpace.from_choices`. One Optuna trial is one
-spelling, so the study also records the spellings that were never evaluated:
+spelling, and the study holds **one completed trial per architecture**, so
+the sampler fits its model (TPE's Parzen estimators) to distinct
+architectures only:
 
 * an **invalid** spelling (``from_choices`` raises ``InvalidArchitecture``) is
   told as ``FAIL``, with the violated rule in the trial's user attribute
-  ``invalid``, and the sampler is asked again;
-* a spelling of an architecture whose result is **already known** is told that
-  result at once (a free observation: the sampler learns that region is
-  explored) and the sampler is asked again; a spelling of an architecture
-  still being evaluated stays open and is told the same result when it comes.
+  ``invalid``;
+* a spelling of an architecture already **proposed** (evaluated or being
+  evaluated) is told as ``FAIL`` with the user attribute ``duplicate`` (its
+  canonical hash). Samplers fit on completed trials only, so neither kind
+  weighs on the model or on its cost (telling duplicates their known value
+  instead made TPE refit over ~10 trials per query on NB101, docs/PERFORMANCE.md).
 
-Asking again is bounded: after ``max_tries`` trials per wanted architecture
-the rest of the batch is drawn from the space's own sampler among unseen
-architectures and enqueued into the study (``study.enqueue_trial``), so every
-proposed architecture is a trial of the study whatever happens. An
-architecture whose evaluation fails is never told (the runner's rule), so its
-trials stay open; TPE's default ``constant_liar`` then counts them as poor.
+Either way the proposal is **repaired** rather than the sampler asked again
+(each ask of a fitted TPE costs milliseconds): random changes of one, then
+more, decisions of the rejected spelling until it spells an unproposed
+valid architecture, which is enqueued (``study.enqueue_trial``) as the trial
+of that architecture, at most ``max_tries`` changes per wanted architecture.
+Past that the rest of the batch is drawn from the space's own sampler among
+unseen architectures and enqueued the same way, so every proposed
+architecture is a trial of the study whatever happens. An architecture
+whose evaluation fails is never told (the runner's rule), so its trial stays
+open; TPE's default ``constant_liar`` then counts it as poor.
 """
 
 from __future__ import annotations
@@ -31,12 +38,17 @@ from typing import Any, Sequence
 import numpy as np
 
 from nasframe.core import Architecture, EvalResult, InvalidArchitecture, SearchSpace, Searcher
+from nasframe.pareto import objective_specs, objective_value, pareto_mask
 
-#: the objectives this searcher knows, with their Optuna direction
-OBJECTIVES = {"val_accuracy": "maximize", "params": "minimize"}
+#: the objectives named without a direction (the fields of every result), with their direction
+OBJECTIVES = {"val_accuracy": "max", "params": "min"}
 SAMPLERS = ("tpe", "cmaes", "random", "nsga2")
 #: space-sampler draws per wanted architecture in the fallback
 _FALLBACK_DRAWS = 50
+#: repair changes tried at each number of changed decisions before changing one more
+_REPAIRS_PER_RADIUS = 10
+#: the trial user attribute marking a spelling of an already proposed architecture
+DUPLICATE = "duplicate"
 
 
 def _quiet_create_study(**kwargs: Any) -> Any:
@@ -74,11 +86,12 @@ def _make_sampler(sampler: Any, seed: int, options: dict[str, Any]) -> Any:
     raise ValueError(f"unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)} or pass an Optuna sampler")
 
 
-def dominates(a: Sequence[float], b: Sequence[float], directions: Sequence[str]) -> bool:
-    """Whether objective vector ``a`` Pareto-dominates ``b`` under ``directions``."""
-    sign = [1.0 if d == "maximize" else -1.0 for d in directions]
-    better_or_equal = all(s * x >= s * y for s, x, y in zip(sign, a, b))
-    return better_or_equal and any(s * x > s * y for s, x, y in zip(sign, a, b))
+def _rejection_attrs(rule: str) -> dict[str, str]:
+    """The user attributes of a FAIL trial from its logged reason (see ``OptunaSearcher._reject``)."""
+    if rule.startswith(DUPLICATE + " "):
+        return {DUPLICATE: rule[len(DUPLICATE) + 1 :]}
+    return {"invalid": rule}
+
 
 
 class OptunaSearcher(Searcher):
@@ -94,10 +107,16 @@ class OptunaSearcher(Searcher):
     on the options: the natural one for bits, layer counts and input ids, an
     arbitrary one for op lists. CMA-ES is single-objective only.
 
-    ``objectives`` is ``("val_accuracy",)`` (maximised) or
-    ``("val_accuracy", "params")`` (accuracy maximised, ``EvalResult.params``
-    minimised), the multi-objective setting NSGA-II is for;
-    :meth:`pareto_front` gives the non-dominated evaluated architectures.
+    ``objectives`` is ``("val_accuracy",)`` (the default: what every searcher
+    maximises) or several: ``"val_accuracy"``, ``"params"`` (minimised) or a
+    task's objectives as ``"name:max|min"`` (``"accuracy:max"``,
+    ``"flops:min"``, read from ``EvalResult.objectives``), the
+    multi-objective setting NSGA-II is for; :meth:`pareto_front` gives the
+    non-dominated evaluated architectures.
+
+    ``max_tries`` bounds the random repairs of a rejected spelling (invalid,
+    or an architecture already proposed) per wanted architecture, before the
+    space's own sampler fills in (see the module docstring).
 
     Resume: :meth:`state_dict` holds the pickled study (Optuna's in-memory
     storage and the sampler, with its random state, pickle), so a resumed
@@ -108,6 +127,7 @@ class OptunaSearcher(Searcher):
     """
 
     name = "optuna"
+    multi_objective = True
 
     def __init__(
         self,
@@ -123,15 +143,12 @@ class OptunaSearcher(Searcher):
 
         super().__init__(space, seed=seed)
         objectives = tuple(objectives)
-        if not objectives or objectives[0] != "val_accuracy" or any(o not in OBJECTIVES for o in objectives) \
-                or len(set(objectives)) != len(objectives):
-            raise ValueError(
-                f"objectives must be ('val_accuracy',) or ('val_accuracy', 'params'), got {objectives!r}"
-            )
+        specs = objective_specs([f"{o}:{OBJECTIVES[o]}" if o in OBJECTIVES else o for o in objectives])
         if max_tries < 1:
             raise ValueError(f"max_tries must be >= 1, got {max_tries}")
         self.objectives = objectives
-        self.directions = [OBJECTIVES[o] for o in objectives]
+        self._specs = specs
+        self.directions = [f"{o.direction}imize" for o in specs]
         self.max_tries = max_tries
         self._sampler_spec = sampler if isinstance(sampler, str) else type(sampler).__name__
         self._sampler_options = dict(sampler_options or {})
@@ -167,7 +184,7 @@ class OptunaSearcher(Searcher):
     # -- ask ----------------------------------------------------------------
 
     def _tell_trial(self, number: int, params: dict[str, int], values: list[float] | None, rule: str = "") -> None:
-        """Finish trial ``number``: with ``values``, or as FAIL (an invalid spelling breaking ``rule``)."""
+        """Finish trial ``number``: with ``values``, or as FAIL (``rule`` says why, see :meth:`_reject`)."""
         from optuna.trial import TrialState
 
         if values is None:
@@ -177,54 +194,85 @@ class OptunaSearcher(Searcher):
             self.study.tell(number, values if len(values) > 1 else values[0])
             self._log.append((params, list(values), ""))
 
+    def _reject(self, trial: Any, params: dict[str, int], rule: str, key: str = "") -> None:
+        """FAIL a trial: an invalid spelling (``rule``) or a duplicate of architecture ``key``."""
+        if key:
+            trial.set_user_attr(DUPLICATE, key)
+            self._tell_trial(trial.number, params, None, f"{DUPLICATE} {key}")
+        else:
+            trial.set_user_attr("invalid", rule)
+            self._tell_trial(trial.number, params, None, rule)
+
+    def _proposed(self, key: str, fresh: dict[str, Architecture]) -> bool:
+        return key in self.seen or key in fresh or key in self._known or key in self._waiting
+
+    def _spell(self, choices: list[int]) -> tuple[Architecture | None, str, str]:
+        """``(architecture, canonical hash, "")`` of a spelling, or ``(None, "", violated rule)``."""
+        try:
+            arch = self.space.from_choices(choices)
+        except InvalidArchitecture as exc:
+            return None, "", exc.rule
+        return arch, self.space.canonical_hash(arch), ""
+
     def ask(self, n: int = 1) -> list[Architecture]:
         fresh: dict[str, Architecture] = {}
-        tries = 0
-        while len(fresh) < n and tries < self.max_tries * n:
-            tries += 1
+        names = [name for name, _ in self._decisions]
+        for _ in range(n):
             trial = self.study.ask(self._distributions)
-            params = {name: int(trial.params[name]) for name, _ in self._decisions}
-            try:
-                arch = self.space.from_choices(list(params.values()))
-            except InvalidArchitecture as exc:
-                trial.set_user_attr("invalid", exc.rule)
-                self._tell_trial(trial.number, params, None, exc.rule)
+            params = {name: int(trial.params[name]) for name in names}
+            arch, key, rule = self._spell(list(params.values()))
+            if arch is not None and not self._proposed(key, fresh):
+                self._open[trial.number] = params
+                self._waiting[key] = [trial.number]
+                fresh[key] = arch
                 continue
-            key = self.space.canonical_hash(arch)
-            if key in self._known:
-                self._tell_trial(trial.number, params, self._known[key])
-                continue
-            self._open[trial.number] = params
-            self._waiting.setdefault(key, []).append(trial.number)
-            if key not in self.seen and key not in fresh:
+            self._reject(trial, params, rule, key)
+            repaired = self._repair(list(params.values()), fresh)
+            if repaired is not None:
+                key, arch = repaired
+                self._enqueue(key, arch)
                 fresh[key] = arch
         if len(fresh) < n:
             fresh.update(self._fallback(n - len(fresh), fresh))
         return self._mark(list(fresh.values()))
 
+    def _repair(self, choices: list[int], fresh: dict[str, Architecture]) -> tuple[str, Architecture] | None:
+        """An unproposed valid architecture a few random decision changes away from ``choices``."""
+        sizes = [k for _, k in self._decisions]
+        movable = [i for i, k in enumerate(sizes) if k > 1]
+        for attempt in range(self.max_tries if movable else 0):
+            radius = min(1 + attempt // _REPAIRS_PER_RADIUS, len(movable))
+            changed = list(choices)
+            for i in self.rng.choice(movable, size=radius, replace=False).tolist():
+                changed[i] = (changed[i] + 1 + int(self.rng.integers(sizes[i] - 1))) % sizes[i]
+            arch, key, _ = self._spell(changed)
+            if arch is not None and not self._proposed(key, fresh):
+                return key, arch
+        return None
+
+    def _enqueue(self, key: str, arch: Architecture) -> None:
+        """Make ``arch`` (proposed now) a trial of the study, with its own spelling as the parameters."""
+        params = dict(zip((name for name, _ in self._decisions), self.space.to_choices(arch)))
+        self.study.enqueue_trial(params, skip_if_exists=False)
+        trial = self.study.ask(self._distributions)  # all parameters fixed: the sampler is not consulted
+        self._open[trial.number] = params
+        self._waiting[key] = [trial.number]
+
     def _fallback(self, n: int, taken: dict[str, Architecture]) -> dict[str, Architecture]:
         """Up to ``n`` unseen architectures from the space's sampler, enqueued as trials."""
-        found = self.space.sample_distinct(self.rng, n, self.seen | set(taken), max_draws=_FALLBACK_DRAWS)
+        exclude = self.seen | set(taken) | set(self._known) | set(self._waiting)
+        found = self.space.sample_distinct(self.rng, n, exclude, max_draws=_FALLBACK_DRAWS)
         for key, arch in found.items():
-            params = dict(zip((name for name, _ in self._decisions), self.space.to_choices(arch)))
-            self.study.enqueue_trial(params, skip_if_exists=False)
-            trial = self.study.ask(self._distributions)
-            self._open[trial.number] = params
-            self._waiting.setdefault(key, []).append(trial.number)
+            self._enqueue(key, arch)
         return found
 
     # -- tell ---------------------------------------------------------------
 
     def _values(self, arch: Architecture, result: EvalResult) -> list[float]:
-        values = []
-        for objective in self.objectives:
-            value = getattr(result, objective)
-            if value is None:
-                raise ValueError(
-                    f"objective {objective!r} is missing from the result of {self.space.canonical_hash(arch)}"
-                )
-            values.append(float(value))
-        return values
+        try:
+            return [objective_value(result, o.name) for o in self._specs]
+        except KeyError as missing:
+            raise ValueError(f"{missing.args[0]}: the result of {self.space.canonical_hash(arch)}") from None
 
     def _observe(self, pairs: list[tuple[Architecture, EvalResult]]) -> None:
         from optuna.trial import create_trial
@@ -261,11 +309,9 @@ class OptunaSearcher(Searcher):
             if key not in first:
                 first[key] = (arch, result, self._values(arch, result))
         entries = list(first.values())
-        front = [
-            (arch, result, values)
-            for arch, result, values in entries
-            if not any(dominates(other, values, self.directions) for _, _, other in entries)
-        ]
+        signs = np.array([o.sign for o in self._specs])
+        keep = pareto_mask(np.array([values for _, _, values in entries]).reshape(len(entries), -1) * signs)
+        front = [entry for entry, kept in zip(entries, keep) if kept]
         sign = 1.0 if self.directions[-1] == "minimize" else -1.0
         front.sort(key=lambda e: (sign * e[2][-1], -e[2][0]))
         return [(arch, result) for arch, result, _ in front]
@@ -304,7 +350,7 @@ class OptunaSearcher(Searcher):
             study.add_trial(create_trial(
                 params=params, distributions=self._distributions, values=values,
                 state=TrialState.COMPLETE if values is not None else TrialState.FAIL,
-                user_attrs={"invalid": rule} if values is None else None,
+                user_attrs=_rejection_attrs(rule) if values is None else None,
             ))
         renumbered: dict[int, int] = {}
         for number, params in sorted(self._open.items()):
@@ -315,4 +361,4 @@ class OptunaSearcher(Searcher):
         return study
 
 
-__all__ = ["OBJECTIVES", "SAMPLERS", "OptunaSearcher", "dominates"]
+__all__ = ["DUPLICATE", "OBJECTIVES", "SAMPLERS", "OptunaSearcher"]

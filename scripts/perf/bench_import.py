@@ -4,7 +4,9 @@ Each sample is a fresh ``python -c`` process, interleaved with the baselines
 so that load on the machine hits all three alike; the figures are the
 minimum and median wall seconds. The facade imports only ``nasframe.core``
 (numpy and the standard library), so ``import nasframe`` should cost about
-``import numpy``::
+``import numpy``. The last row is issue 17's cold start: a fresh process
+loading the shipped nb101 benchmark and answering one architecture (torch,
+which its GIN needs, timed alone for reference)::
 
     python scripts/perf/bench_import.py --repeats 20
 """
@@ -17,7 +19,18 @@ import subprocess
 import sys
 import time
 
-STATEMENTS = {"bare python": "pass", "import numpy": "import numpy", "import nasframe": "import nasframe"}
+#: the cold start of issue 17: a fresh process to the first answer of the shipped nb101 benchmark
+FIRST_ANSWER = (
+    "import benchmarks; bench = benchmarks.load('nb101'); "
+    "bench.query([{'matrix': [[0, 1, 1], [0, 0, 1], [0, 0, 0]], 'ops': ['input', 'conv3x3-bn-relu', 'output']}])"
+)
+STATEMENTS = {
+    "bare python": "pass",
+    "import numpy": "import numpy",
+    "import nasframe": "import nasframe",
+    "import torch": "import torch",
+    "first nb101 answer": FIRST_ANSWER,
+}
 
 
 def _wall(statement: str) -> float:
@@ -37,7 +50,7 @@ def main(argv: list[str] | None = None) -> None:
     numpy_median = statistics.median(samples["import numpy"])
     for name, values in samples.items():
         median = statistics.median(values)
-        print(f"{name:16s} min {min(values):.3f} s  median {median:.3f} s  "
+        print(f"{name:20s} min {min(values):.3f} s  median {median:.3f} s  "
               f"({median / numpy_median:.2f}x import numpy)")
 
 

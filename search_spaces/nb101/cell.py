@@ -122,7 +122,7 @@ class NB101Cell(Architecture):
 
     @cached_property
     def _hash(self) -> str:
-        return graph_util.official_hash(self.adjacency(), self.labels)
+        return graph_util.hash_cell(self.matrix, self.labels)
 
     def canonical_key(self) -> str:
         return self._hash

@@ -56,6 +56,47 @@ def _md5(text: str) -> str:
     return hashlib.md5(text.encode("utf-8")).hexdigest()
 
 
+#: md5 of each ``(out_degree, in_degree, label)`` triple seen so far (a few dozen exist)
+_initial: dict[tuple[int, int, int], str] = {}
+
+
+def hash_cell(matrix: np.ndarray | Sequence[Sequence[int]], labels: Sequence[int]) -> str:
+    """:func:`official_hash` of one cell, equal bit for bit, about 1.5x faster.
+
+    The path for a few cells at a time (a searcher's ask, one query), where
+    :func:`~search_spaces.nb101.fast_hash.batch_hash`'s set-up costs more
+    than it saves. The same algorithm, with neighbour lists built once instead
+    of scanning matrix entries every iteration and the initial hashes
+    memoised; the reference stays written plainly.
+    """
+    rows = matrix.tolist() if isinstance(matrix, np.ndarray) else [list(row) for row in matrix]
+    n = len(rows)
+    ins = [[w for w in range(n) if rows[w][v]] for v in range(n)]
+    outs = [[w for w in range(n) if rows[v][w]] for v in range(n)]
+    hashes = []
+    for v in range(n):
+        triple = (len(outs[v]), len(ins[v]), int(labels[v]))
+        known = _initial.get(triple)
+        if known is None:
+            known = _initial[triple] = _md5(str(triple))
+        hashes.append(known)
+    md5 = hashlib.md5
+    for _ in range(n):
+        hashes = [
+            md5(
+                (
+                    "".join(sorted([hashes[w] for w in ins[v]]))
+                    + "|"
+                    + "".join(sorted([hashes[w] for w in outs[v]]))
+                    + "|"
+                    + hashes[v]
+                ).encode()
+            ).hexdigest()
+            for v in range(n)
+        ]
+    return _md5(str(sorted(hashes)))
+
+
 def official_hash(matrix: np.ndarray, labels: Sequence[int]) -> str:
     """The NAS-Bench-101 fingerprint of a pruned cell, bit for bit.
 

@@ -14,6 +14,9 @@ if TYPE_CHECKING:
     import torch
 
 NUM_CELLS = 423_624
+#: unhashed cells from which one vectorised pass beats hashing them one by one
+#: (the crossover measured by scripts/perf/bench_small_batch.py, docs/PERFORMANCE.md)
+BATCH_HASH_FROM = 1_000
 
 
 def padded(cell: NB101Cell, size: int = MAX_VERTICES) -> tuple[np.ndarray, list[str | None]]:
@@ -194,11 +197,17 @@ class NB101Space(SearchSpace[NB101Cell]):
         return self.validate({k: v for k, v in data.items() if k != "space"})
 
     def canonical_hashes(self, archs: Sequence[NB101Cell]) -> list[str]:
-        """Official hashes of many cells with one vectorised pass (cached per cell)."""
-        from search_spaces.nb101.fast_hash import batch_hash
+        """Official hashes of many cells (cached per cell), by the cheaper path for the count.
 
+        Below :data:`BATCH_HASH_FROM` unhashed cells each is hashed alone
+        (:func:`~search_spaces.nb101.graph_util.hash_cell`): the vectorised
+        pass has a fixed set-up of several milliseconds, which dominates a
+        searcher's ask of one to a few hundred cells. Both give equal hashes.
+        """
         missing = [a for a in archs if "_hash" not in a.__dict__]
-        if missing:
+        if len(missing) >= BATCH_HASH_FROM:
+            from search_spaces.nb101.fast_hash import batch_hash
+
             hashes = batch_hash([a.adjacency() for a in missing], [a.labels for a in missing])
             for cell, h in zip(missing, hashes):
                 cell.__dict__["_hash"] = h  # fills the cell's cached_property
