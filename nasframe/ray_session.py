@@ -16,6 +16,11 @@ connects here, by one rule:
    (``num_cpus``, default every core, no dashboard), asking Ray for
    ``address="local"`` so that it never goes looking for a cluster itself.
 
+Ray Client addresses (``ray://host:10001``) are refused with a pointer to
+``nasframe submit`` (the Jobs API) and to ``--address HOST:6379`` from a node
+of the cluster: Ray Client's server crashed in gRPC on the first connection
+here (Ray 2.60, docs/CLUSTER.md), so it is neither declared nor advertised.
+
 Only what the block started is shut down at its end. A connection that fails
 (a cluster that is gone, token authentication without the token) raises
 :class:`RayConnectionError`, one line naming the address, where it came from
@@ -83,6 +88,11 @@ def ray_session(address: str | None = None, num_cpus: int | None = None, **init:
         yield
         return
     target, source = cluster_address(address)
+    if target is not None and target.startswith("ray://"):
+        raise RayConnectionError(
+            f"Ray Client addresses are not supported ({target}, from {source}): submit the command as a Ray job "
+            "with `nasframe submit --address http://HEAD:8265 -- COMMAND ...`, or run it on a node of the cluster "
+            "with --address HEAD:6379 (docs/CLUSTER.md)")
     _check_reachable(target, source)
     try:
         if target is None:

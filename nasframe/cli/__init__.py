@@ -21,7 +21,7 @@ from typing import Any, NoReturn
 
 import click
 
-from nasframe.cli import benchmark, bpe, compare, embed, search, spaces, training
+from nasframe.cli import benchmark, bpe, compare, embed, search, spaces, submit, training
 from nasframe.core.errors import UserError
 
 #: exit status of a user error (click's own for usage errors)
@@ -89,7 +89,7 @@ def main() -> None:
 
 
 for _command in (spaces.list_spaces, spaces.space, benchmark.benchmark, search.search, search.list_searchers,
-                 compare.compare, bpe.bpe, training.list_tasks, training.train, embed.embed):
+                 compare.compare, bpe.bpe, training.list_tasks, training.train, embed.embed, submit.submit):
     main.add_command(_command)
 
 __all__ = ["ErrorBoundary", "main"]

@@ -38,7 +38,7 @@ def bpe_importance(data_path: str, seeds: int) -> None:
 @bpe.command("search")
 @click.option("--task", "task_name", default="fashion-mnist", show_default=True, help="A registered task.")
 @click.option("--data", default=None, help="Dataset folder, for tasks read from the user's files.")
-@click.option("--space", "space_name", default="nb101", show_default=True)
+@click.option("--space", "space_name", default=None, help="A registered space (default: the task's own).")
 @click.option("--archs", "num_archs", type=click.IntRange(min=3), default=24, show_default=True,
               help="Architectures in the reference ranking (3 or more: fewer rank nothing).")
 @click.option("--full", "full_items", multiple=True, metavar="FIELD=VALUE",
@@ -69,11 +69,13 @@ def bpe_search(task_name, data, space_name, num_archs, full_items, budget, round
 
     began = time.perf_counter()
     # every check before the reference set trains at the full recipe (minutes to hours)
-    space_obj = inputs.space(space_name)
-    full = inputs.recipe(full_items)
     task = inputs.task(task_name, data)
+    space_obj = inputs.space(space_name) if space_name else task.search_space()
+    full = inputs.recipe(full_items)
     task.check_trainable(space_obj, full)
-    space_bpe = image_bpe_space(full, full.image_size or task.dataset.image_shape[-1])
+    if task.image_side is None:
+        raise InvalidSetting(f"--task {task_name}: BPE searches image recipes, and this task has no images")
+    space_bpe = image_bpe_space(full, full.image_size or task.image_side)
     task.check_trainable(space_obj, space_bpe.dearest())
     out = check_writable_folder(out_dir, "--out")
     archs = space_obj.sample(np.random.default_rng(seed), num_archs)
@@ -126,8 +128,9 @@ def bpe_apply(out_dir, searcher_name, trials, top_k, seed, address, storage) -> 
     if not (out / "report.json").is_file():
         raise InvalidSetting(f"{out / 'report.json'} missing: run `nasframe bpe search --out {out}` first")
     report = json.loads((out / "report.json").read_text())
-    space_obj = inputs.space(report["space"])
     task = inputs.task(report["task"], report["data"])
+    # no space in the report: the study searched the task's own space
+    space_obj = inputs.space(report["space"]) if report.get("space") else task.search_space()
     searcher = make(searcher_name, space_obj, seed=seed)
     tune_storage = tune_folder(resolve(storage)) if storage else str((out / TUNE_DIR).resolve())
     with ray_session(address):

@@ -37,17 +37,21 @@ _POSITIVE = click.IntRange(min=1)
 @click.option("--address", default=None,
               help="Ray cluster to join (default: RAY_ADDRESS, else the cluster `ray start` recorded on this "
                    "machine, else a private local Ray; `local` always starts a private one).")
+@click.option("--storage", default=None,
+              help="Where the result store lives: a folder or a URI such as s3://bucket/prefix that every node of "
+                   "a cluster sees (default: <out>/store). The report files still go to --out.")
 @click.option("--serial", is_flag=True, help="Run in this process, without Ray.")
 @click.option("--option", "option_texts", multiple=True, metavar="SEARCHER:KEY=VALUE",
               help="A searcher option (repeatable), e.g. latent-bo:model=models/vsgae-nb101. "
                    "VALUE is read as JSON when it parses, else as text.")
 @click.option("--allow-failures", is_flag=True,
               help="Exit 0 although some runs failed (they are still listed and counted in the report).")
-def compare(bench_names, searcher_text, seeds, budget, batch_size, out_dir, address, serial, option_texts,
+def compare(bench_names, searcher_text, seeds, budget, batch_size, out_dir, address, storage, serial, option_texts,
             allow_failures) -> None:
     """Run searchers x seeds on benchmarks; write regret curves (PNG) and a table (markdown, CSV)."""
     from nasframe.core.files import check_writable_folder
     from nasframe.experiment import Experiment, IncompleteExperiment
+    from nasframe.storage import STORE_DIR, child, resolve
     from nasframe.worker import error_summary
 
     names = [n.strip() for n in searcher_text.split(",") if n.strip()]
@@ -56,7 +60,8 @@ def compare(bench_names, searcher_text, seeds, budget, batch_size, out_dir, addr
     options = _searcher_options(option_texts, names)
     out = check_writable_folder(out_dir, "--out")
     entries = [(name, options[name]) if name in options else name for name in names]
-    experiment = Experiment(entries, list(bench_names), seeds, budget, batch_size, store=out / "store")
+    store = child(resolve(storage), STORE_DIR) if storage else out / STORE_DIR
+    experiment = Experiment(entries, list(bench_names), seeds, budget, batch_size, store=store)
     try:
         report = experiment.run(address=address, parallel=not serial, allow_failures=True)
     except IncompleteExperiment as exc:
@@ -65,6 +70,7 @@ def compare(bench_names, searcher_text, seeds, budget, batch_size, out_dir, addr
                f"{report.total} failed ({report.wall_seconds:.0f} s)")
     for key, error in sorted(report.failed.items()):
         click.echo(f"failed: {key}: {error_summary(error)}", err=True)
+    out.mkdir(parents=True, exist_ok=True)  # the report's folder (the store may be elsewhere: --storage)
     _write_report(experiment, report, out, f"{seeds} seeds, {budget} queries")
     if report.failed and not allow_failures:  # exit status 1: the runs failed, not the command line
         raise click.ClickException(f"{len(report.failed)} of {report.total} runs failed (listed above and in "

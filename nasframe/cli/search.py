@@ -30,11 +30,40 @@ def list_searchers() -> None:
               help="Architectures asked and evaluated at once.")
 @click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False),
               help="Results folder (default: results/search-<benchmark>-<searcher>-<seed>).")
-@click.option("--address", default=None, help="Run on this Ray cluster (e.g. auto or ray://host:10001).")
+@click.option("--address", default=None,
+              help="Run on this Ray cluster (auto, or HEAD:6379 from a node of the cluster; from elsewhere use "
+                   "`nasframe submit`); default: in this process.")
+@click.option("--storage", default=None,
+              help="With --address: where the result store lives, a folder or a URI (s3://...) every node sees "
+                   "(default: <out>/store).")
+@click.option("--task", "task_name", default=None,
+              help="Search by training on this task (`nasframe tasks`) instead of querying --benchmark.")
+@click.option("--data", default=None, help="With --task: the dataset folder where the task reads one.")
+@click.option("--space", "space_name", default=None, help="With --task: a registered space (default: the task's).")
+@click.option("--objectives", default=None, metavar="NAME:DIR,...",
+              help="With --task: objectives, e.g. accuracy:max,flops:min (default: the task's first).")
+@click.option("--weights", default=None, metavar="W,...",
+              help="With --task and several objectives: scalarisation weights for single-objective searchers.")
+@click.option("--recipe", "recipe_items", multiple=True, metavar="FIELD=VALUE",
+              help="With --task: training recipe fields, repeatable.")
+@click.option("--asha", is_flag=True,
+              help="With --task: stop the weaker trials of each batch early (Ray Tune's ASHA over the epochs).")
 def search(bench_name: str, searcher_name: str, budget: int, seed: int, batch_size: int, out_dir: str | None,
-           address: str | None) -> None:
-    """Run one search on a benchmark; print the best architecture, write history and plot."""
+           address: str | None, storage: str | None, task_name: str | None, data: str | None,
+           space_name: str | None, objectives: str | None, weights: str | None, recipe_items: tuple[str, ...],
+           asha: bool) -> None:
+    """Run one search on a benchmark (or, with --task, by real trainings); print the best, write history and plot."""
     from pathlib import Path
+
+    if task_name is not None:
+        from nasframe.cli.training import search_on_task
+
+        return search_on_task(task_name, data, space_name, searcher_name, budget, seed, batch_size, out_dir,
+                              address, storage, objectives, weights, recipe_items, asha)
+    for given, option in ((data, "--data"), (space_name, "--space"), (objectives, "--objectives"),
+                          (weights, "--weights"), (recipe_items, "--recipe"), (asha, "--asha")):
+        if given:
+            raise click.UsageError(f"{option} needs --task (a benchmark fixes its space, data and objective)")
 
     from nasframe.analysis import final_regret, plot_search
     from nasframe.experiment import search_on_ray
@@ -49,8 +78,11 @@ def search(bench_name: str, searcher_name: str, budget: int, seed: int, batch_si
         history = _search_here(searcher, bench, f"{searcher_name} on {bench.name}", budget, seed, batch_size)
     out.mkdir(parents=True, exist_ok=True)
     if address is not None:
+        from nasframe.storage import STORE_DIR, child, resolve
+
+        store = child(resolve(storage), STORE_DIR) if storage else out / STORE_DIR
         history = search_on_ray(searcher_name, bench_name, budget, seed=seed, batch_size=batch_size,
-                                store=out / "store", address=address)
+                                store=store, address=address)
     frame = history.to_frame()
     frame.to_csv(out / "history.csv", index=False)
     # searchers see noisy evaluations; regret is measured on the noiseless value of their pick, and

@@ -30,7 +30,10 @@ def list_tasks() -> None:
               help="Checkpoint folder: written every epoch, resumed from when it exists.")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--threads", default=None, type=int, help="Torch threads (default: torch's).")
-def train(task_name, data, space_name, arch_text, recipe_items, checkpoint, seed, threads) -> None:
+@click.option("--address", default=None,
+              help="Train as one task of this Ray cluster (on a GPU when it has one; the epochs print at the end). "
+                   "--checkpoint must then be storage the cluster's nodes see.")
+def train(task_name, data, space_name, arch_text, recipe_items, checkpoint, seed, threads, address) -> None:
     """Train one architecture on a task; print its per-epoch metrics, then its objectives as JSON."""
     import torch
 
@@ -55,15 +58,48 @@ def train(task_name, data, space_name, arch_text, recipe_items, checkpoint, seed
         click.echo(f"epoch {metrics['epoch']}: {values}  train_loss {metrics['train_loss']:.4f}  "
                    f"{metrics['images_per_second']:.0f} img/s  {metrics['epoch_seconds']:.1f} s")
 
-    result = Trainer(task, recipe, seed=seed, evaluate_test=True).fit(
-        space_obj, arch, checkpoint_dir=checkpoint, on_epoch=show)
+    if address is None:
+        result = Trainer(task, recipe, seed=seed, evaluate_test=True).fit(
+            space_obj, arch, checkpoint_dir=checkpoint, on_epoch=show)
+    else:
+        result = _train_on_ray(address, task, recipe, seed, space_obj, arch, checkpoint)
+        for metrics in result.history:
+            show(metrics, None)
     click.echo(json.dumps({"val_accuracy": result.val_accuracy, "test_accuracy": result.test_accuracy,
                            "objectives": result.objectives, "params": result.params,
                            "seconds": round(result.seconds, 2)}))
 
 
+def _fit(task, recipe, seed: int, space_obj, arch_json, checkpoint: str | None, threads: int):
+    """One training, in a Ray worker."""
+    import torch
+
+    from nasframe.tasks import Trainer
+
+    torch.set_num_threads(threads)
+    return Trainer(task, recipe, seed=seed, evaluate_test=True).fit(
+        space_obj, space_obj.from_json(arch_json), checkpoint_dir=checkpoint)
+
+
+def _train_on_ray(address: str, task, recipe, seed: int, space_obj, arch, checkpoint: str | None):
+    """The training as one Ray task of the cluster at ``address``: one GPU if the cluster has any, else
+    one CPU; retried (from its checkpoint, when given) if its worker dies."""
+    import os
+
+    import ray
+
+    from nasframe.ray_session import ray_session
+    from nasframe.training import default_resources
+
+    folder = os.path.abspath(checkpoint) if checkpoint is not None else None
+    with ray_session(address):
+        resources = default_resources()
+        remote = ray.remote(_fit).options(num_cpus=resources["cpu"], num_gpus=resources.get("gpu", 0), max_retries=2)
+        return ray.get(remote.remote(task, recipe, seed, space_obj, arch.to_json(), folder, int(resources["cpu"])))
+
+
 def search_on_task(task_name, data, space_name, searcher_name, budget, seed, batch_size, out_dir, address, storage,
-                   objectives_text, weights_text, recipe_items) -> None:
+                   objectives_text, weights_text, recipe_items, asha) -> None:
     """``nasframe search --task``: real trainings as Ray Tune trials; the Pareto front with several objectives."""
     from pathlib import Path
 
@@ -79,10 +115,19 @@ def search_on_task(task_name, data, space_name, searcher_name, budget, seed, bat
     recipe = inputs.recipe(recipe_items)
     out = check_writable_folder(out_dir or f"results/search-{task_name}-{searcher_name}-{seed}", "--out")
     out.mkdir(parents=True, exist_ok=True)
-    storage_path = storage or str((out / "tune").resolve())
+    from nasframe.storage import TUNE_DIR, resolve, tune_storage
+
+    storage_path = tune_storage(resolve(storage)) if storage else str((out / TUNE_DIR).resolve())
+    scheduler = None
+    if asha:
+        from ray.tune.schedulers import ASHAScheduler
+
+        scheduler = ASHAScheduler(time_attr="training_iteration", max_t=recipe.epochs, grace_period=1,
+                                  reduction_factor=2)
     with ray_session(address):
         result = search_task(task, searcher_name, budget, space=space_obj, objectives=objectives, weights=weights,
-                             recipe=recipe, seed=seed, batch_size=batch_size, storage_path=storage_path)
+                             recipe=recipe, seed=seed, batch_size=batch_size, storage_path=storage_path,
+                             scheduler=scheduler)
     frame = result.history.to_frame()
     frame.to_csv(out / "history.csv", index=False)
     result.front.to_csv(out / "pareto.csv", index=False)

@@ -118,6 +118,11 @@ class Task(ABC):
     def primary(self) -> Objective:
         return self.objectives[0]
 
+    @property
+    def image_side(self) -> int | None:
+        """The side of the task's (square) input images, for recipes that resize them; None: no images."""
+        return None
+
     def check_arch(self, space: SearchSpace, arch: Architecture) -> None:
         """Refuse an architecture this task cannot train (default: any valid one of ``space`` is fine)."""
 

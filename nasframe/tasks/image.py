@@ -108,6 +108,10 @@ class ImageClassification(Task):
         return self.dataset.image_shape[0]
 
     @property
+    def image_side(self) -> int:
+        return self.dataset.image_shape[-1]
+
+    @property
     def num_classes(self) -> int:
         return self.dataset.num_classes
 
