@@ -12,12 +12,13 @@ Plots are written to files with matplotlib's Agg backend (servers have no displa
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from nasframe.noiseless import NOISELESS, noiseless_values
 
 #: columns of :func:`regret`
 REGRET_COLUMNS = (
@@ -26,6 +27,8 @@ REGRET_COLUMNS = (
 )
 #: the columns :func:`regret` copies from the frame it is given
 _COPIED = REGRET_COLUMNS[:6]
+#: the history columns :func:`regret` reads (``arch`` too for rows without :data:`NOISELESS`)
+REGRET_INPUTS = (*_COPIED, "val_accuracy", "incumbent_step", NOISELESS)
 
 
 def optimum(bench: Any) -> float | None:
@@ -87,18 +90,16 @@ def regret(frame: pd.DataFrame, benchmark: Any, label: str | None = None) -> pd.
     """
     bench = _benchmark(benchmark) if isinstance(benchmark, str) else benchmark
     name = label or getattr(bench, "name", str(benchmark))
-    rows = (frame[frame["benchmark"] == name] if "benchmark" in frame else frame).reset_index(drop=True)
+    mine = frame["benchmark"] == name if "benchmark" in frame else None
+    rows = frame if mine is None or mine.all() else frame[mine]  # no copy of a frame of one benchmark
+    if not rows.index.equals(pd.RangeIndex(len(rows))):
+        rows = rows.reset_index(drop=True)
     best = optimum(bench)
     out = rows[[c for c in _COPIED if c in rows]].copy()
-    runs = rows["run_key"].to_numpy() if "run_key" in rows else np.zeros(len(rows), dtype=int)
-    # one batched noiseless query for every distinct successfully evaluated architecture
+    # runs as integer codes (a run's rows are contiguous): no Python object per row
+    runs = pd.factorize(rows["run_key"])[0] if "run_key" in rows else np.zeros(len(rows), dtype=int)
     ok = rows["val_accuracy"].notna().to_numpy()
-    unique = pd.unique(rows["arch"][ok])
-    values = {}
-    if len(unique):
-        archs = [bench.space.from_json(json.loads(text)) for text in unique]
-        values = dict(zip(unique, np.asarray(bench.query(archs).val_accuracy, dtype=float)))
-    true = np.array([values[a] if good else np.nan for a, good in zip(rows["arch"], ok)], dtype=float)
+    true = noiseless_values(rows, bench)
     # the incumbent's noiseless value: the true value of the row its incumbent_step points to
     first_row = pd.Series(runs).groupby(runs, sort=False).cumcount().to_numpy()
     steps = rows["incumbent_step"].astype("Int64")
@@ -118,7 +119,6 @@ def regret(frame: pd.DataFrame, benchmark: Any, label: str | None = None) -> pd.
 def _benchmark(name: str) -> Any:
     """A benchmark by registered name or saved folder, from this process's cache of loaded benchmarks."""
     from benchmarks.catalog import factory
-
     from nasframe.worker import load_benchmark
 
     return load_benchmark(name, factory(name))[0]
@@ -264,6 +264,7 @@ def _save(plt: Any, fig: Any, path: str | os.PathLike[str]) -> None:
 
 __all__ = [
     "REGRET_COLUMNS",
+    "REGRET_INPUTS",
     "final_regret",
     "optimum",
     "plot_predictions",

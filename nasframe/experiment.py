@@ -8,11 +8,14 @@
 A *run* is one ``run_search(searcher, benchmark, budget, seed=seed)``; its
 identity (:func:`nasframe.store.run_key`) is the searcher label, the benchmark
 name, the seed, the budget and a hash of the searcher options and batch size.
-Each finished run becomes one file of the :class:`~nasframe.store.ResultStore`,
-written by the driver as soon as its result arrives, so:
+Finished runs are written by the driver to the
+:class:`~nasframe.store.ResultStore` in batches, one Parquet part per
+``flush_seconds`` (or ``flush_runs`` runs) of results, so the driver's cost
+per run stays well under a millisecond or two however many runs there are:
 
 - ``run()`` again skips every stored run (resume); killing the driver loses
-  only the runs in flight;
+  only the runs in flight and the finished ones not yet written (at most
+  ``flush_seconds`` of results; an exception or Ctrl-C writes them first);
 - a Ray worker that dies is retried by Ray (``max_retries``); a retried chunk
   may recompute runs, but the store publishes each key once (first write wins),
   so every run is complete exactly once;
@@ -51,20 +54,33 @@ from __future__ import annotations
 import os
 import time
 import warnings
-from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping, Sequence, Union
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Union
 
 import pandas as pd
 
-from nasframe.analysis import REGRET_COLUMNS, regret
+from nasframe.analysis import REGRET_COLUMNS, REGRET_INPUTS, regret
+from nasframe.benchmark_refs import share_benchmarks
 from nasframe.chunking import ChunkPlanner
 from nasframe.core.errors import InvalidSetting
-from nasframe.core.files import pin_settings
 from nasframe.core.registry import SEARCHERS
+from nasframe.experiment_report import (
+    ExperimentReport,
+    FailedRuns,
+    IncompleteExperiment,
+    count_stored,
+)
+from nasframe.noiseless import NOISELESS
 from nasframe.ray_session import ray_session
 from nasframe.runner import History
-from nasframe.store import ResultStore, options_hash, run_key
-from nasframe.worker import RunOutcome, RunSpec, error_summary, execute_chunk, execute_run, load_benchmark
+from nasframe.store import ResultStore, RunBuffer, options_hash, run_key
+from nasframe.worker import (
+    RunOutcome,
+    RunSpec,
+    execute_chunk,
+    execute_run,
+    load_benchmark,
+)
 
 #: what ``Experiment(searchers=[...])`` accepts per entry
 SearcherSpec = Union[str, type, Callable[..., Any], tuple]
@@ -72,53 +88,6 @@ SearcherSpec = Union[str, type, Callable[..., Any], tuple]
 BenchmarkSpec = Union[str, os.PathLike, tuple]
 #: the file in the store that pins it to one experiment's settings
 SETTINGS_FILE = "experiment.json"
-
-
-class IncompleteExperiment(RuntimeError):
-    """Some runs could not be done for reasons outside the runs (see ``report.not_run``)."""
-
-    def __init__(self, report: "ExperimentReport") -> None:
-        self.report = report
-        super().__init__(f"{len(report.not_run)} of {report.total} runs were not done (nothing stored for them; "
-                         f"run() again retries them):\n" + _listing(report.not_run))
-
-
-class FailedRuns(RuntimeError):
-    """Runs of the experiment ended in an error (stored as such; see ``report.failed``)."""
-
-    def __init__(self, report: "ExperimentReport") -> None:
-        self.report = report
-        super().__init__(f"{len(report.failed)} of {report.total} runs failed (stored with their error; "
-                         f"run(allow_failures=True) accepts them):\n" + _listing(report.failed))
-
-
-def _listing(errors: Mapping[str, str], limit: int = 20) -> str:
-    """``  <run key>: <error in one line>`` per run, the first ``limit`` of them."""
-    lines = [f"  {key}: {error_summary(error)}" for key, error in sorted(errors.items())]
-    return "\n".join(lines[:limit]) + (f"\n  ... and {len(lines) - limit} more" if len(lines) > limit else "")
-
-
-@dataclass
-class ExperimentReport:
-    """What one :meth:`Experiment.run` call did."""
-
-    total: int = 0
-    #: runs already in the store before this call
-    skipped: int = 0
-    #: runs this call stored
-    stored: int = 0
-    #: every stored run of the experiment that ended in an error (this call's or an earlier one's): key -> error
-    failed: dict[str, str] = field(default_factory=dict)
-    #: runs that were computed but already stored by someone else meanwhile (not written again)
-    duplicates: int = 0
-    #: runs not done, with why (nothing stored; a later run() retries them)
-    not_run: dict[str, str] = field(default_factory=dict)
-    #: Ray tasks submitted (0 in-process)
-    tasks: int = 0
-    wall_seconds: float = 0.0
-    #: per stored run: seconds of the run itself, as measured in the worker
-    run_seconds: list[float] = field(default_factory=list)
-    parallel: bool = False
 
 
 # -- the experiment --------------------------------------------------------------------------------
@@ -194,7 +163,9 @@ class Experiment:
     ``name`` attribute, else its ``__name__``; labels must be unique within an
     experiment. ``benchmarks`` entries: a registered name, a saved benchmark
     folder (labelled by its path as given), or a ``(name, factory)`` pair.
-    ``seeds``: a list, or ``n`` for ``range(n)``. Settings that cannot run
+    ``seeds``: a list, or ``n`` for ``range(n)``. ``store``: a folder
+    (local or NFS) or a pyarrow filesystem URI such as ``s3://bucket/prefix``
+    (:class:`~nasframe.store.ResultStore`). Settings that cannot run
     (no seeds, a budget below 1...) raise
     :class:`~nasframe.core.errors.InvalidSetting`, and settings other than
     those ``store`` recorded raise :class:`~nasframe.core.errors.SettingsMismatch`,
@@ -240,12 +211,11 @@ class Experiment:
 
     def _pin(self, write: bool) -> None:
         """Check this experiment's settings against the store's record (and, with ``write``, record them)."""
-        pin_settings(self.store.path / SETTINGS_FILE, self.settings, what="experiment", growing={"seeds"},
-                     write=write)
+        self.store.pin_settings(SETTINGS_FILE, self.settings, what="experiment", growing=["seeds"], write=write)
 
     def __repr__(self) -> str:
         return (f"Experiment({len(self._searchers)} searchers x {len(self._benchmarks)} benchmarks x "
-                f"{len(self.seeds)} seeds, budget={self.budget}, store={str(self.store.path)!r})")
+                f"{len(self.seeds)} seeds, budget={self.budget}, store={self.store.location!r})")
 
     @property
     def keys(self) -> list[str]:
@@ -268,6 +238,8 @@ class Experiment:
         max_retries: int = 3,
         chunk_seconds: float = 1.0,
         max_chunk: int = 256,
+        flush_seconds: float = 2.0,
+        flush_runs: int = 1000,
         strict: bool = True,
         allow_failures: bool = False,
         ray_init: Mapping[str, Any] | None = None,
@@ -285,20 +257,35 @@ class Experiment:
         Then, unless ``allow_failures``, raise :class:`FailedRuns` if any run of
         the experiment ended in an error, this call's or an earlier one's. The
         settings are recorded in the store once Ray is up (nothing is written
-        to the store before).
+        to the store before). Finished runs are written in batches: one part
+        once ``flush_runs`` wait or the oldest has waited ``flush_seconds``.
         """
         start = time.perf_counter()
         todo = self.pending()
         report = ExperimentReport(total=len(self.specs), skipped=len(self.specs) - len(todo), parallel=parallel)
         label = f"runs ({report.skipped} stored before)" if report.skipped else "runs"
+        seconds: dict[str, float] = {}
+        buffer = RunBuffer(self.store, flush_runs, flush_seconds,
+                           on_flush=lambda done: count_stored(done, seconds, report))
         with _progress_bar(progress, report.total, report.skipped, label) as advance:
-            if parallel and todo:
-                self._run_ray(todo, report, advance, address=address, num_cpus=num_cpus, max_retries=max_retries,
-                              chunk_seconds=chunk_seconds, max_chunk=max_chunk, ray_init=ray_init)
-            else:
-                self._pin(write=True)
-                for spec in todo:
-                    self._record(execute_run(spec), report, advance)
+            try:
+                if parallel and todo:
+                    self._run_ray(todo, report, advance, buffer, seconds, address=address, num_cpus=num_cpus,
+                                  max_retries=max_retries, chunk_seconds=chunk_seconds, max_chunk=max_chunk,
+                                  ray_init=ray_init)
+                else:
+                    self._pin(write=True)
+                    for spec in todo:
+                        if spec.key in self.store:  # another driver of this store did it meanwhile
+                            report.skipped += 1
+                            advance()
+                            continue
+                        outcome = execute_run(spec)
+                        self._record(outcome, report, advance, buffer, seconds)
+                        if outcome.run_seconds >= flush_seconds:  # slow runs: the next check would come late
+                            buffer.flush()
+            finally:
+                buffer.flush()  # what finished is kept, whatever stopped the loop
         report.wall_seconds = time.perf_counter() - start
         report.failed = self.failures()
         if report.not_run and strict:
@@ -309,26 +296,26 @@ class Experiment:
             raise FailedRuns(report)
         return report
 
-    def _record(self, outcome: RunOutcome, report: ExperimentReport, advance: Callable[[], None]) -> None:
+    def _record(self, outcome: RunOutcome, report: ExperimentReport, advance: Callable[[], None],
+                buffer: RunBuffer, seconds: dict[str, float]) -> None:
         if outcome.infra_error is not None:
             report.not_run[outcome.key] = outcome.infra_error
             return
         assert outcome.frame is not None
-        if self.store.write(outcome.key, outcome.frame, outcome.meta):
-            report.stored += 1
-            report.run_seconds.append(outcome.run_seconds)
-        else:
-            report.duplicates += 1
+        seconds[outcome.key] = outcome.run_seconds
         report.not_run.pop(outcome.key, None)
+        buffer.add(outcome.key, outcome.frame, outcome.meta)
         advance()
 
-    def _run_ray(self, todo: list[RunSpec], report: ExperimentReport, advance: Callable[[], None], *,
+    def _run_ray(self, todo: list[RunSpec], report: ExperimentReport, advance: Callable[[], None],
+                 buffer: RunBuffer, seconds: dict[str, float], *,
                  address: str | None, num_cpus: int | None, max_retries: int, chunk_seconds: float,
                  max_chunk: int, ray_init: Mapping[str, Any] | None) -> None:
         import ray
 
         with ray_session(address, num_cpus, **dict(ray_init or {})):
             self._pin(write=True)
+            todo = share_benchmarks(todo)  # saved benchmark folders go by content: every node can load them
             remote = ray.remote(num_cpus=1, max_retries=max_retries, retry_exceptions=False)(execute_chunk)
             workers = max(1, int(ray.cluster_resources().get("CPU", 1)))
             planner = ChunkPlanner(todo, workers, chunk_seconds, max_chunk)
@@ -339,7 +326,9 @@ class Experiment:
                         chunk = planner.next_chunk(in_flight_runs=sum(map(len, in_flight.values())))
                         in_flight[remote.remote(chunk)] = chunk
                         report.tasks += 1
-                    ready, _ = ray.wait(list(in_flight), num_returns=1)
+                    ready, _ = ray.wait(list(in_flight), num_returns=1, timeout=buffer.due())
+                    if buffer.due() == 0.0:
+                        buffer.flush()
                     for ref in ready:
                         chunk = in_flight.pop(ref)
                         try:
@@ -350,7 +339,7 @@ class Experiment:
                             continue
                         for outcome in outcomes:
                             planner.observe(outcome)
-                            self._record(outcome, report, advance)
+                            self._record(outcome, report, advance, buffer, seconds)
             except BaseException:
                 for ref in in_flight:  # interrupted: nothing of theirs will be stored
                     try:
@@ -361,10 +350,11 @@ class Experiment:
 
     # -- results -----------------------------------------------------------------------------------
 
-    def results(self) -> pd.DataFrame:
-        """Every stored history row of this experiment's runs (see :meth:`ResultStore.load`)."""
+    def results(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """Every stored history row of this experiment's runs, only ``columns`` if given
+        (see :meth:`ResultStore.load`)."""
         done = self.store.completed()
-        return self.store.load([k for k in self.keys if k in done])
+        return self.store.load([k for k in self.keys if k in done], columns=columns)
 
     def runs(self) -> pd.DataFrame:
         """One row of facts per stored run of this experiment."""
@@ -384,7 +374,10 @@ class Experiment:
         would return (best observed value, scored by its noiseless value) and
         ``seen_regret`` of the best noiseless value among everything evaluated.
         """
-        frame = self.results()
+        frame = self.results(columns=REGRET_INPUTS)  # pushdown: no architecture is read or queried ...
+        missing = frame["val_accuracy"].notna() & frame[NOISELESS].isna()
+        if missing.any():  # ... unless runs stored without noiseless values (older stores) need them
+            frame = self.results(columns=[*REGRET_INPUTS, "arch"])
         parts = [regret(frame, load_benchmark(name, factory)[0], label=name) for name, factory in self._benchmarks]
         if not parts:
             return pd.DataFrame(columns=[*REGRET_COLUMNS])
@@ -423,8 +416,14 @@ class _progress_bar:
 
     def __enter__(self) -> Callable[[], None]:
         if self.enabled:
-            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
-                                       TimeRemainingColumn)
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
 
             self._progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                                       TimeElapsedColumn(), TimeRemainingColumn())
@@ -437,6 +436,6 @@ class _progress_bar:
 
         return advance
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         if self._progress is not None:
             self._progress.stop()

@@ -24,6 +24,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import pandas as pd
 
+from nasframe.noiseless import add_noiseless
 from nasframe.runner import History, run_search
 
 #: benchmarks loaded by this process (a Ray worker or the driver), by (name, factory)
@@ -98,7 +99,7 @@ def execute_run(spec: RunSpec) -> RunOutcome:
     else:
         history = run_search(searcher, bench, spec.budget, seed=spec.seed, batch_size=spec.batch_size)
     try:
-        frame = history.to_frame()
+        frame = add_noiseless(history.to_frame(), bench)  # regret reports then read a column, query nothing
     except Exception as exc:  # noqa: BLE001 - a framework fault, not the run's: reported, not stored
         return RunOutcome(spec.key, None, {}, infra_error=f"recording the history: {type(exc).__name__}: {exc}\n"
                           f"{traceback.format_exc(limit=-5)}")

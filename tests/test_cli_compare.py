@@ -80,14 +80,13 @@ def test_compare_and_search_on_ray(ray_session, tmp_path):
 
 
 def test_compare_passes_searcher_options_and_refuses_bad_ones(tmp_path):
-    import pyarrow.parquet as pq
+    from nasframe.store import ResultStore
 
     args = ["compare", "--benchmark", "nbgraph-cora", "--searchers", "evolution", "--seeds", "1", "--budget", "15",
             "--option", "evolution:population_size=12", "--out", str(tmp_path), "--serial"]
     done = CliRunner().invoke(main, args)
     assert done.exit_code == 0, done.output
-    (stored,) = (tmp_path / "store").glob("*.parquet")
-    run = json.loads(pq.read_schema(stored).metadata[b"nasframe.run"])
+    (run,) = ResultStore(tmp_path / "store").runs().to_dict(orient="records")
     assert run["options"] == {"population_size": 12}
     for option, message in (("random:x=1", "'random' is not among --searchers evolution"),
                             ("evolution=3", "is not SEARCHER:KEY=VALUE")):

@@ -21,10 +21,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nasframe.core.errors import InvalidSetting, SettingsMismatch
-from nasframe.core.registry import SEARCHERS
 from nasframe.analysis import optimum, regret
 from nasframe.chunking import ChunkPlanner
+from nasframe.core.errors import InvalidSetting, SettingsMismatch
+from nasframe.core.registry import SEARCHERS
 from nasframe.experiment import Experiment, FailedRuns, IncompleteExperiment
 from nasframe.searchers import RandomSearch
 from nasframe.store import ResultStore
@@ -124,9 +124,14 @@ def _missing_benchmark():
     raise FileNotFoundError("benchmark files are not there")
 
 
-def _stored(store: Path) -> dict[str, tuple[int, int]]:
-    """run file name -> (inode, mtime_ns): a rewritten file changes both."""
-    return {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in sorted(store.glob("*.parquet"))}
+def _stored(store: Path) -> dict[str, tuple[str, int, int]]:
+    """run key -> (its part, the part's inode and mtime_ns): a rewritten or replaced part changes them."""
+    owners = ResultStore(store)._refresh()
+    out = {}
+    for key, (_kind, name) in owners.items():
+        path = store / "parts" / name
+        out[key] = (name, path.stat().st_ino, path.stat().st_mtime_ns)
+    return out
 
 
 def _contents(store: ResultStore) -> dict[str, tuple[pd.DataFrame, dict]]:
@@ -143,7 +148,8 @@ def _assert_same_contents(a: ResultStore, b: ResultStore) -> None:
 
 
 def _no_temporaries(path: Path) -> None:
-    assert [p.name for p in path.iterdir() if not p.name.endswith(".parquet")] == ["experiment.json"]
+    assert sorted(p.name for p in path.iterdir()) == ["experiment.json", "parts"]
+    assert all(p.name.endswith(".parquet") and not p.name.startswith(".") for p in (path / "parts").iterdir())
 
 
 # -- the store ---------------------------------------------------------------------------------------------
@@ -159,9 +165,9 @@ def test_store_first_write_wins_and_cleans_dead_temporaries(tmp_path):
     assert store.completed() == {"r1"} and len(store.load()) == 2
     # a half-written temporary of a writer that died is never read and is removed on open
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    from nasframe.store import _HOST
+    from nasframe.store_files import HOST as _HOST
 
-    half = store.path / f".tmp-{int(dead.stdout)}-{_HOST}-{'0' * 32}-r2.parquet.part"
+    half = store.path / "parts" / f".tmp-{int(dead.stdout)}-{_HOST}-{'0' * 32}-r2.parquet.part"
     half.write_bytes(b"PAR1 half written")
     live = store.path / f".tmp-{os.getpid()}-{_HOST}-{'1' * 32}-r3.parquet.part"
     live.write_bytes(b"PAR1 being written")
@@ -234,11 +240,11 @@ def test_resume_after_interrupt_never_redoes_a_run(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         exp.run(parallel=False, progress=False)
     before = _stored(exp.store.path)
-    assert len(before) == 2  # seeds 0 and 1 were stored as they finished
+    assert len(before) == 2  # seeds 0 and 1 were stored (the interrupt flushed them)
     report = exp.run(parallel=False, progress=False)
     assert (report.skipped, report.stored) == (2, 2)
     after = _stored(exp.store.path)
-    assert set(after) == {f"{k}.parquet" for k in exp.keys}
+    assert set(after) == set(exp.keys)
     assert {k: after[k] for k in before} == before  # untouched: same inode, same mtime
     assert exp.runs()["seed"].tolist() == [0, 1, 2, 3]
 
@@ -291,15 +297,15 @@ def test_killed_driver_loses_only_runs_in_flight(ray_session, tmp_path):
     script = (
         "import sys; from tests.test_experiment import SlowRandom; from nasframe.experiment import Experiment\n"
         f"Experiment(searchers=[(SlowRandom, {{'sleep': 0.01}})], benchmarks=[{BENCH!r}], seeds=8, budget=20,"
-        f" store={str(store)!r}).run(address={address!r}, progress=False, chunk_seconds=0.5)\n"
+        f" store={str(store)!r}).run(address={address!r}, progress=False, chunk_seconds=0.5, flush_seconds=0)\n"
     )
     driver = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not list(store.glob("*.parquet")) and driver.poll() is None:
+        while time.monotonic() < deadline and not list(store.glob("parts/*.parquet")) and driver.poll() is None:
             time.sleep(0.05)
-        assert list(store.glob("*.parquet")), "the driver stored nothing before the deadline"
+        assert list(store.glob("parts/*.parquet")), "the driver stored nothing before the deadline"
         driver.send_signal(signal.SIGKILL)
     finally:
         driver.kill()
@@ -310,7 +316,7 @@ def test_killed_driver_loses_only_runs_in_flight(ray_session, tmp_path):
     report = exp.run(parallel=False, progress=False)
     after = _stored(store)
     assert report.stored == 8 - len(before) and report.duplicates == 0
-    assert set(after) == {f"{k}.parquet" for k in exp.keys}
+    assert set(after) == set(exp.keys)
     assert {k: after[k] for k in before} == before
     _no_temporaries(store)
     # the runs the killed driver stored are the same runs this process would have computed
