@@ -13,10 +13,11 @@ the ``nasframe.benchmarks`` entry-point group.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import partial
 from importlib import import_module
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from benchmarks.base import Benchmark, ResultSet
 from nasframe.core.errors import UnknownName
@@ -91,6 +92,75 @@ for _variant in ("cifar10", "cifar10-12ep", "cifar100-12ep", "imagenet16-12ep"):
 
 def names() -> list[str]:
     return BENCHMARKS.names()
+
+
+@dataclass(frozen=True)
+class BenchmarkCard:
+    """What each metric of a built-in benchmark is, and where its noise comes from.
+
+    ``metrics`` maps every metric of :data:`benchmarks.base.METRICS` to
+    ``"exact: ..."`` (a recorded or computed number), ``"predicted: ..."`` (a
+    model's answer) or ``"none: ..."`` (NaN, and why). ``noise`` says what
+    ``noise=True`` (what searchers see) adds, and whether it was checked
+    against real repeats.
+    """
+
+    summary: str
+    metrics: Mapping[str, str]
+    noise: str
+
+
+_NB101_NOISE = (
+    "N(mean, GIN member spread), the spread capped at 0.93 pp (its 0.99 quantile over the 10,501 "
+    "architectures of the data; benchmark.json 'noise'); checked on the 39 cells with 2-3 real NB101 runs "
+    "in the data kit: Kendall tau 0.838 between two real runs, 0.853 between a draw and a real run, 0.909 "
+    "between two draws (docs/SURROGATES.md, 'Seed noise')"
+)
+_UNCALIBRATED = "N(mean, member spread) as NB301 assumes; not calibrated: the data has no real repeats ({why})"
+CARDS: dict[str, BenchmarkCard] = {
+    "nb101": BenchmarkCard(
+        "NAS-Bench-101 surrogate, 108 epochs: GIN ensemble (5 members) fitted on 10,501 real cells",
+        {"val_accuracy": "predicted: GIN ensemble mean",
+         "test_accuracy": "none: the data kit's NB101 files hold validation accuracy only, so no test model",
+         "train_time": "predicted: XGBoost (mean only) on final_training_time",
+         "params": "exact: counted from the cell (search_spaces.nb101.model.parameter_counts)"},
+        _NB101_NOISE),
+    "enas": BenchmarkCard(
+        "ENAS macro space (6 layers): XGBoost ensemble on D-VAE's weight-sharing accuracies",
+        {"val_accuracy": "predicted: XGBoost ensemble mean of a supernet's weight-sharing accuracy",
+         "test_accuracy": "none: not in the data", "train_time": "none: not in the data",
+         "params": "none: not in the data"},
+        _UNCALIBRATED.format(why="one weight-sharing evaluation per architecture")),
+    "nb301": BenchmarkCard(
+        "DARTS space: XGBoost ensemble on NASLib's 725 NB301 v1.0 predictions (a peer's model, not trainings)",
+        {"val_accuracy": "predicted: XGBoost ensemble mean of NB301 v1.0's predictions",
+         "test_accuracy": "none: not in the data", "train_time": "none: not in the data",
+         "params": "predicted: XGBoost (mean only) on the data's parameter counts"},
+        _UNCALIBRATED.format(why="the labels are NB301 predictions, one per architecture")),
+}
+CARDS["darts"] = CARDS["nb301"]
+for _dataset in NBGRAPH_DATASETS:
+    CARDS[f"nbgraph-{_dataset}"] = BenchmarkCard(
+        f"nas-bench-graph {_dataset}: exhaustive table of 26,206 GNN architectures",
+        {"val_accuracy": "exact: the table's valid_perf", "test_accuracy": "exact: the table's perf",
+         "train_time": "none: not in the table", "params": "exact: the table's para x 1e6"},
+        "none: one averaged record per architecture, so noise=True answers the same value")
+for _variant, _what in (("cifar10", "CIFAR-10 test accuracy after 200 epochs, answered as val and test"),
+                        ("cifar10-12ep", "CIFAR-10 val + test after 12 epochs"),
+                        ("cifar100-12ep", "CIFAR-100 val + test after 12 epochs"),
+                        ("imagenet16-12ep", "ImageNet16-120 val + test after 12 epochs")):
+    CARDS[f"nb201-{_variant}"] = BenchmarkCard(
+        f"NAS-Bench-201 exhaustive table: {_what} (data from $NASFRAME_NB201)",
+        {"val_accuracy": "exact: mean over the records of the network's spellings"
+                         + (" (test accuracy: the file has no validation)" if _variant == "cifar10" else ""),
+         "test_accuracy": "exact: mean over the records of the network's spellings",
+         "train_time": "none: not in the files", "params": "exact: counted from build_model at NB201's shape"},
+        "real: one record of one of the network's spellings (a separate real training), drawn per query")
+
+
+def card(name: str) -> BenchmarkCard | None:
+    """The card of a built-in benchmark; ``None`` for a plug-in or a saved folder (see its benchmark.json)."""
+    return CARDS.get(name)
 
 
 def factory(name: str | Path) -> Callable[..., Benchmark]:

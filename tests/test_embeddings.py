@@ -30,6 +30,7 @@ from surrogates.embeddings import (
     reconstruction_rate,
     reverse_dag,
     save_model,
+    stochastic_prior_quality,
     train,
     uniqueness,
     validity,
@@ -215,6 +216,26 @@ def test_prior_samples_decode(trained, nb101_cells):
     quality = prior_quality(model, 100, train=nb101_cells, seed=0)
     assert quality["validity"] == validity(samples)
     assert 0.0 < quality["uniqueness"] <= 1.0 and 0.0 <= quality["novelty"] <= 1.0
+
+
+@pytest.mark.float_sensitive
+def test_stochastic_prior_quality_decodes_each_prior_point_ten_times(trained, nb101_cells):
+    """The papers' protocol: 10 sampled decodings of each prior point, beside the greedy one."""
+    model, _, _ = trained
+    points = model.prior_points(40, seed=3)
+    assert torch.equal(points, model.prior_points(40, seed=3))
+    greedy = model.decode(points)
+    assert [g and g.canonical_key() for g in greedy] == [s and s.canonical_key() for s in model.sample_prior(40, seed=3)]
+    quality = stochastic_prior_quality(model, 40, decodes=10, train=nb101_cells, seed=3)
+    assert quality == stochastic_prior_quality(model, 40, decodes=10, train=nb101_cells, seed=3)
+    drawn = model.decode(points.repeat_interleave(10, dim=0), stochastic=True, seed=4)
+    assert quality["validity"] == validity(drawn) and quality["uniqueness"] == uniqueness(NB101, drawn)
+    # sampled decodings of one point differ: more distinct cells than 40 greedy decodings could give
+    distinct = {a.canonical_key() for a in drawn if a is not None}
+    assert len(distinct) > len({a.canonical_key() for a in greedy if a is not None})
+    assert stochastic_prior_quality(model, 5, decodes=1, train=None, seed=0)["novelty"] is None
+    with pytest.raises(ValueError, match="decodes"):
+        stochastic_prior_quality(model, 5, decodes=0)
 
 
 @pytest.mark.float_sensitive

@@ -17,12 +17,24 @@ def benchmark() -> None:
 
 
 @benchmark.command("list")
-def benchmark_list() -> None:
-    """List the registered benchmark names."""
+@click.option("--names-only", is_flag=True, help="Print the names alone, one a line.")
+def benchmark_list(names_only) -> None:
+    """List the registered benchmarks, each with its card: per metric exact / predicted / none, and the noise source."""
     import benchmarks
+    from benchmarks.catalog import card
 
     for name in benchmarks.names():
-        click.echo(name)
+        if names_only:
+            click.echo(name)
+            continue
+        found = card(name)
+        if found is None:  # a plug-in: its card is its own business
+            click.echo(f"{name}\n  (plug-in benchmark: no built-in card)")
+            continue
+        click.echo(f"{name}: {found.summary}")
+        for metric, what in found.metrics.items():
+            click.echo(f"  {metric:14s} {what}")
+        click.echo(f"  {'noise':14s} {found.noise}")
 
 
 @benchmark.command("query")

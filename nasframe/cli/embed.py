@@ -186,3 +186,7 @@ def embed_evaluate(model_dir, max_heldout, encodings, decodings, samples, seed, 
     novelty = "n/a" if report["novelty"] is None else f"{report['novelty']:.4f}"
     click.echo(f"prior samples ({samples}): validity {report['validity']:.4f}, "
                f"uniqueness {report['uniqueness']:.4f}, novelty {novelty}")
+    novelty = "n/a" if report["stochastic_novelty"] is None else f"{report['stochastic_novelty']:.4f}"
+    click.echo(f"prior samples, {report['prior_decodes']} stochastic decodings each (the papers' protocol): "
+               f"validity {report['stochastic_validity']:.4f}, uniqueness {report['stochastic_uniqueness']:.4f}, "
+               f"novelty {novelty}")

@@ -38,6 +38,7 @@ from surrogates.embeddings.metrics import (
     prior_quality,
     reconstruction_accuracy,
     reconstruction_rate,
+    stochastic_prior_quality,
     uniqueness,
     validity,
 )
@@ -66,6 +67,7 @@ __all__ = [
     "reconstruction_rate",
     "reverse_dag",
     "save_model",
+    "stochastic_prior_quality",
     "train",
     "uniqueness",
     "validity",

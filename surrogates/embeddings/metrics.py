@@ -11,7 +11,8 @@ usable on any decoder's output, and :func:`reconstruction_accuracy` /
   ``q(z | G)``), decode each draw ``n_decode`` times (stochastic decoding),
   and count the decodings equal to the graph (10 x 10 in the papers).
 * *Validity*: share of prior samples that decode to an architecture of the
-  space.
+  space; greedily (one argmax decoding per prior point) or, as the papers
+  measure it, over 10 stochastic decodings per prior point.
 * *Uniqueness*: distinct architectures among the valid samples, over the
   number of valid samples.
 * *Novelty*: share of valid samples not in the training set.
@@ -114,6 +115,16 @@ def greedy_reconstruction(model: "GraphVAE", archs: Sequence[Architecture]) -> f
     return reconstruction_rate(model.space, archs, [[d] for d in model.decode(model.encode(archs))])
 
 
+def _sample_quality(
+    space: SearchSpace, samples: Sequence[Architecture | None], train: Iterable[Architecture] | Iterable[str] | None
+) -> dict[str, float | None]:
+    quality: dict[str, float | None] = {"validity": validity(samples), "uniqueness": uniqueness(space, samples)}
+    if train is None:
+        return {**quality, "novelty": None}
+    hashes = [t if isinstance(t, str) else space.canonical_hash(t) for t in train]
+    return {**quality, "novelty": novelty(space, samples, hashes)}
+
+
 def prior_quality(
     model: "GraphVAE",
     n: int = 1000,
@@ -121,16 +132,38 @@ def prior_quality(
     train: Iterable[Architecture] | Iterable[str] | None = (),
     seed: int = 0,
 ) -> dict[str, float | None]:
-    """Validity, uniqueness and novelty (against ``train``, architectures or hashes) of ``n`` prior samples.
+    """Validity, uniqueness and novelty (against ``train``, architectures or hashes) of ``n`` greedy prior samples.
 
+    Each prior point is decoded once, by argmax (the deterministic variant);
+    :func:`stochastic_prior_quality` is the papers' protocol.
     ``train=None``: the training data is unknown, and novelty is ``None``.
     """
-    samples = model.sample_prior(n, seed=seed)
-    quality: dict[str, float | None] = {"validity": validity(samples), "uniqueness": uniqueness(model.space, samples)}
-    if train is None:
-        return {**quality, "novelty": None}
-    hashes = [t if isinstance(t, str) else model.space.canonical_hash(t) for t in train]
-    return {**quality, "novelty": novelty(model.space, samples, hashes)}
+    return _sample_quality(model.space, model.sample_prior(n, seed=seed), train)
+
+
+def stochastic_prior_quality(
+    model: "GraphVAE",
+    n: int = 1000,
+    *,
+    decodes: int = 10,
+    train: Iterable[Architecture] | Iterable[str] | None = (),
+    seed: int = 0,
+) -> dict[str, float | None]:
+    """The papers' prior measures (D-VAE, VS-GAE, SVGe): ``n`` prior points, each decoded ``decodes`` times.
+
+    Types and edges are sampled, so one point gives up to ``decodes``
+    different graphs; validity, uniqueness and novelty are over all
+    ``n * decodes`` decodings. The prior points are :func:`prior_quality`'s
+    for the same seed, so the two differ only in how they decode. A greedy
+    decoder that always picks a likely valid graph can score a higher
+    validity than the sampled one (and a lower uniqueness): the papers quote
+    this one.
+    """
+    if decodes < 1:
+        raise ValueError(f"decodes must be >= 1, got {decodes}")
+    z = model.prior_points(n, seed=seed).repeat_interleave(decodes, dim=0)
+    samples = model.decode(z, stochastic=True, seed=seed + 1)
+    return _sample_quality(model.space, samples, train)
 
 
 def embedding_report(
@@ -141,14 +174,18 @@ def embedding_report(
     samples: int = 1000,
     encodings: int = 10,
     decodings: int = 10,
+    prior_decodes: int = 10,
     seed: int = 0,
 ) -> dict[str, object]:
     """Every quality measure of a saved model (``model.card`` set), as ``nasframe embed evaluate`` reports it.
 
     Reconstruction of ``heldout`` (the papers' ``encodings`` x ``decodings``
-    and the greedy variant) and :func:`prior_quality` of ``samples`` prior
-    samples against ``train`` (``None`` where unknown).
+    and the greedy variant), :func:`prior_quality` of ``samples`` greedy prior
+    samples against ``train`` (``None`` where unknown), and beside it the
+    papers' protocol, :func:`stochastic_prior_quality` with ``prior_decodes``
+    sampled decodings per prior point (keys ``stochastic_*``).
     """
+    stochastic = stochastic_prior_quality(model, samples, decodes=prior_decodes, train=train, seed=seed)
     card = model.card
     return {
         "model": card["kind"],
@@ -160,6 +197,8 @@ def embedding_report(
         "greedy_reconstruction": greedy_reconstruction(model, heldout),
         "samples": samples,
         **prior_quality(model, samples, train=train, seed=seed),
+        "prior_decodes": prior_decodes,
+        **{f"stochastic_{key}": value for key, value in stochastic.items()},
     }
 
 
@@ -181,6 +220,7 @@ __all__ = [
     "prior_quality",
     "reconstruction_accuracy",
     "reconstruction_rate",
+    "stochastic_prior_quality",
     "uniqueness",
     "validity",
 ]

@@ -275,10 +275,14 @@ class GraphVAE(nn.Module, ABC):
         self, n: int, *, seed: int | None = None, stochastic: bool = False
     ) -> list[Architecture | None]:
         """Decode ``n`` draws from the prior ``N(0, I)`` (``None`` for invalid graphs)."""
+        return self.decode(self.prior_points(n, seed=seed), stochastic=stochastic,
+                           seed=None if seed is None else seed + 1)
+
+    def prior_points(self, n: int, *, seed: int | None = None) -> torch.Tensor:
+        """``n`` draws from the prior ``N(0, I)``, ``(n, latent)``: the same points for the same seed."""
         generator = torch.Generator(device="cpu")
         generator.manual_seed(_seed_value(seed))
-        z = torch.randn((n, self.latent), generator=generator)
-        return self.decode(z, stochastic=stochastic, seed=None if seed is None else seed + 1)
+        return torch.randn((n, self.latent), generator=generator)
 
 
 class VSGAE(GraphVAE):
