@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 import nasframe as nf
-from nasframe.testing import check_searcher, check_space, check_surrogate
+from nasframe.tasks import DatasetError, Recipe
+from nasframe.testing import check_searcher, check_space, check_surrogate, check_task
 
 #: small settings per searcher so that the model-based ones refit within the check's rounds
 SEARCHER_OPTIONS = {
@@ -32,6 +33,12 @@ SURROGATE_OPTIONS = {
     "gcn": {"epochs": 3},
     "mlp": {"epochs": 3},
     "vsgae-mlp": {"epochs": 3},
+}
+
+#: per task: load options and the short recipe check_task trains with (small: the contract, not the quality)
+TASK_SETTINGS = {
+    "default": ({}, Recipe(epochs=1, batch_size=64, channels=8, data_fraction=0.02)),
+    "digits": ({}, Recipe(epochs=1, batch_size=64, channels=8, data_fraction=0.2)),
 }
 
 
@@ -93,6 +100,20 @@ def test_surrogate_conforms(family, nb101):
         check_surrogate(_family_ensemble, nb101)
     else:
         check_surrogate(family, nb101, members=2, **SURROGATE_OPTIONS.get(family, {}))
+
+
+@pytest.mark.float_sensitive  # trains for a moment; asserts only the contract's invariants
+@pytest.mark.parametrize("name", nf.TASKS.names())
+def test_task_conforms(name):
+    if name.startswith("prune-") or name == "lottery":
+        pytest.skip("checked with a tiny cached base in tests/test_compression_tasks.py (the default base trains "
+                    "for minutes)")
+    options, recipe = TASK_SETTINGS.get(name, TASK_SETTINGS["default"])
+    try:
+        task = nf.TASKS.create(name, **options)
+    except DatasetError as missing:  # a user's folder (cifar10) or an uninstalled package
+        pytest.skip(f"task {name!r} has no data here: {missing}")
+    check_task(task, recipe=recipe)
 
 
 def test_a_broken_rule_is_named(nb101):

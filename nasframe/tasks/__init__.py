@@ -24,6 +24,10 @@ from nasframe.tasks.trainer import CheckpointMismatch, Trainer, TrainResult
 
 for _name in DATASET_READERS:
     TASKS.register(_name, partial(ImageClassification, _name))
+# the compression tasks (nasframe.tasks.compression.tasks.REGISTERED), by import string: nothing loads until used
+for _name in ("hrank", "filtersketch", "l1", "random"):
+    TASKS.register(f"prune-{_name}", f"nasframe.tasks.compression.tasks:{_name}_task")
+TASKS.register("lottery", "nasframe.tasks.compression.tasks:LotteryTicket")
 
 
 def load_task(name: str, **options: Any) -> ImageClassification:

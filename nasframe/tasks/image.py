@@ -214,4 +214,4 @@ class ImageClassification(Task):
         return {"flops": float(count_flops(model, example)), "params": float(count_parameters(model))}
 
     def fingerprint(self) -> dict[str, Any]:
-        return {"task": self.name, "split_seed": self.seed}
+        return {"task": self.name, "split_seed": self.seed, "split": [len(self.train), len(self.val), len(self.test)]}

@@ -24,6 +24,8 @@ import numpy as np
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--task", default="prune-hrank")
+    parser.add_argument("--task-option", action="append", default=[], metavar="KEY=VALUE",
+                        help="task options (JSON values), e.g. dataset='\"digits\"'")
     parser.add_argument("--objectives", default="accuracy:max,flops:min")
     parser.add_argument("--searchers", default="mo-evolution,random")
     parser.add_argument("--seeds", default="0,1,2")
@@ -44,7 +46,10 @@ def main() -> None:
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    task = nf.TASKS.create(args.task)
+    task_options = {k: json.loads(v) for k, v in (o.split("=", 1) for o in args.task_option)}
+    if "base_recipe" in task_options:  # the compression tasks' base training, as recipe fields
+        task_options["base_recipe"] = Recipe.from_dict(task_options["base_recipe"])
+    task = nf.TASKS.create(args.task, **task_options)
     objectives = parse_objectives(args.objectives, task)
     recipe = Recipe.from_dict(parse_overrides(args.recipe))
     searchers = args.searchers.split(",")

@@ -41,6 +41,7 @@ PORTABLE_ENV = {
 SETTINGS: dict[str, tuple[int, dict[str, Any]]] = {
     "random": (1, {}),
     "evolution": (1, {}),
+    "mo-evolution": (1, {"objectives": ["accuracy:max", "params:min"]}),
     "local": (1, {}),
     "reinforce": (1, {}),
     "optuna": (1, {}),

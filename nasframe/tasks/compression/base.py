@@ -1,0 +1,220 @@
+"""The pre-trained base network every compression task starts from: trained once, cached with a checksum.
+
+Pruning methods compare *how* they cut one trained network, so every trial of
+a study must start from the same weights. The base is trained by the generic
+:class:`~nasframe.tasks.trainer.Trainer` on the task's data (a dense ResNet is
+the all-zero-ratio architecture of :class:`PruneRatioSpace`), and cached as
+``$NASFRAME_CACHE/compression/base-<dataset>-<key>.pt`` next to a JSON record:
+what network and training made it (the key is a hash of that) and the
+sha256 of the weights file. Three weight sets are kept: at initialisation,
+after the first epoch (what lottery tickets rewind to) and final.
+
+A file whose bytes do not match its checksum, or whose record names another
+network, dataset or recipe, is refused (:class:`BaseMismatch`, naming the
+differing fields), never silently used. Both files are written atomically
+(:func:`~nasframe.core.files.atomic_file`), the record last, so a kill leaves
+either the previous cache or no record, and a base without a record is
+retrained.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import pickle
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from benchmarks.provenance import sha256
+from nasframe.core.errors import UserError
+from nasframe.core.files import atomic_file
+from nasframe.core.task import Task
+from nasframe.tasks.compression.resnet import ResNet, ResNetConfig
+from nasframe.tasks.compression.space import PruneRatioSpace
+from nasframe.tasks.recipe import Recipe
+from search_spaces.nb101.enumeration import cache_dir
+
+#: the weight sets a cached base holds
+STATES = ("init", "early", "final")
+
+
+class BaseMismatch(UserError, ValueError):
+    """A cached or given base network is of another network or training, or its file is corrupt."""
+
+
+@dataclass
+class BaseNetwork:
+    """A trained dense ResNet: its config, its three weight sets and the record it was cached with."""
+
+    config: ResNetConfig
+    states: dict[str, dict[str, torch.Tensor]]
+    record: dict[str, Any]
+
+    def model(self, which: str = "final") -> ResNet:
+        """A fresh dense network holding the ``which`` weights (``init``, ``early`` or ``final``)."""
+        net = ResNet(self.config)
+        net.load_state_dict(self.states[which])
+        return net
+
+    @property
+    def val_accuracy(self) -> float:
+        return float(self.record["val_accuracy"])
+
+
+class ImageDelegate(Task):
+    """A task that takes its data, loss, evaluation and costs from an image-classification task (``images``);
+    subclasses say how the model is built (and may add objectives)."""
+
+    def __init__(self, images: Task) -> None:
+        self.images = images
+
+    @property
+    def image_side(self) -> int | None:
+        return self.images.image_side
+
+    def training_subset(self, fraction: float) -> np.ndarray:
+        return self.images.training_subset(fraction)
+
+    def train_batches(self, recipe: Any, generator: torch.Generator, subset: np.ndarray, device: Any) -> Iterator:
+        return self.images.train_batches(recipe, generator, subset, device=device)
+
+    def eval_batches(self, split: str, recipe: Any, device: Any) -> Iterator:
+        return self.images.eval_batches(split, recipe, device=device)
+
+    def loss(self, model: torch.nn.Module, batch: tuple) -> torch.Tensor:
+        return self.images.loss(model, batch)
+
+    def evaluate(self, model: torch.nn.Module, split: str, recipe: Any, device: Any) -> dict[str, float]:
+        return self.images.evaluate(model, split, recipe, device)
+
+    def costs(self, model: torch.nn.Module, space: Any, arch: Any, recipe: Any) -> dict[str, float]:
+        return self.images.costs(model, space, arch, recipe)
+
+
+class _DenseTraining(ImageDelegate):
+    """The image task, training a fresh dense ResNet of ``config`` and keeping a reference to it."""
+
+    def __init__(self, images: Task, config: ResNetConfig) -> None:
+        super().__init__(images)
+        self.config = config
+        self.name, self.objectives = images.name, images.objectives
+        self.model: ResNet | None = None
+        self.init: dict[str, torch.Tensor] = {}
+
+    def build_model(self, space: Any, arch: Any, recipe: Any, model_options: dict[str, Any]) -> ResNet:
+        self.model = ResNet(self.config)
+        self.init = copy.deepcopy(self.model.state_dict())
+        return self.model
+
+    def fingerprint(self) -> dict[str, Any]:
+        return {**self.images.fingerprint(), "dense": self.config.to_dict()}
+
+
+def identity(images: Task, config: ResNetConfig, recipe: Recipe, seed: int) -> dict[str, Any]:
+    """What makes a base: the network, the data (task fingerprint and split sizes), the training recipe and seed.
+
+    The split sizes are recorded because a task's fingerprint may not say how
+    much of the training set went to validation: a base trained on another
+    split would have seen validation images.
+    """
+    data = dict(images.fingerprint())
+    for split in ("train", "val", "test"):
+        if hasattr(getattr(images, split, None), "__len__"):
+            data[f"{split}_size"] = len(getattr(images, split))
+    return {"config": config.to_dict(), "data": data, "recipe": recipe.to_dict(), "seed": seed}
+
+
+def default_path(images: Task, ident: dict[str, Any]) -> Path:
+    key = hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return cache_dir() / "compression" / f"base-{images.name}-{key}.pt"
+
+
+def _flat(data: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(data, dict):
+        return {k: v for key, value in data.items() for k, v in _flat(value, f"{prefix}{key}.").items()}
+    return {prefix.rstrip("."): data}
+
+
+def check_record(path: Path, record: dict[str, Any], ident: dict[str, Any]) -> None:
+    """Refuse a base whose bytes differ from its recorded checksum, or whose record is of another base."""
+    if record.get("sha256") != sha256(path):
+        raise BaseMismatch(f"base network {path}: its sha256 differs from the one recorded in "
+                           f"{path.with_suffix('.json').name} (corrupt or replaced); delete both to retrain")
+    stored, given = _flat(json.loads(json.dumps(record.get("identity", {}), default=str))), \
+        _flat(json.loads(json.dumps(ident, default=str)))
+    differing = [f"{k}: {stored.get(k, 'not set')!r} there, {given.get(k, 'not set')!r} here"
+                 for k in sorted(set(stored) | set(given)) if stored.get(k) != given.get(k)]
+    if differing:
+        raise BaseMismatch(f"base network {path} is of another network or training: " + "; ".join(differing))
+
+
+def _read(path: Path, config: ResNetConfig) -> dict[str, dict[str, torch.Tensor]]:
+    try:
+        states = torch.load(path, map_location="cpu", weights_only=True)
+    except (EOFError, RuntimeError, pickle.UnpicklingError) as exc:
+        raise BaseMismatch(f"base network {path} is not readable ({type(exc).__name__}: {exc})") from exc
+    if not isinstance(states, dict) or set(states) != set(STATES):
+        raise BaseMismatch(f"base network {path}: expected the weight sets {STATES}")
+    try:
+        ResNet(config).load_state_dict(states["final"])
+    except RuntimeError as exc:
+        raise BaseMismatch(f"base network {path} does not fit the network {config}: {exc}") from None
+    return states
+
+
+def train_base(images: Task, config: ResNetConfig, recipe: Recipe, seed: int,
+               device: str | torch.device | None = None) -> tuple[dict[str, dict[str, torch.Tensor]], float]:
+    """Train a dense ResNet of ``config`` with the generic trainer; its three weight sets and val accuracy."""
+    from nasframe.tasks.trainer import Trainer
+
+    dense = _DenseTraining(images, config)
+    space = PruneRatioSpace(config.blocks)
+    early: dict[str, torch.Tensor] = {}
+
+    def keep_early(metrics: dict[str, Any], folder: Any) -> None:
+        if metrics["epoch"] == 1 and dense.model is not None:
+            early.update({k: v.detach().cpu().clone() for k, v in dense.model.state_dict().items()})
+
+    result = Trainer(dense, recipe, device=device, seed=seed).fit(space, space.validate((0.0, 0.0, 0.0)),
+                                                                 on_epoch=keep_early)
+    final = {k: v.detach().cpu().clone() for k, v in dense.model.state_dict().items()}  # type: ignore[union-attr]
+    return {"init": dense.init, "early": early, "final": final}, result.objectives.get(
+        images.primary.name, result.val_accuracy)
+
+
+def load_base(images: Task, config: ResNetConfig, recipe: Recipe, seed: int = 0, *, path: str | Path | None = None,
+              device: str | torch.device | None = None) -> BaseNetwork:
+    """The cached base of (``images``, ``config``, ``recipe``, ``seed``), trained and cached on first use.
+
+    ``path`` names a base file of the user's: it must exist with its record
+    and match; without ``path`` the cache is used and filled.
+    """
+    ident = identity(images, config, recipe, seed)
+    given = path is not None
+    path = Path(path) if given else default_path(images, ident)
+    record_path = path.with_suffix(".json")
+    if path.is_file() and record_path.is_file():
+        try:
+            record = json.loads(record_path.read_text())
+        except json.JSONDecodeError as exc:
+            raise BaseMismatch(f"base record {record_path} is not valid JSON ({exc})") from None
+        check_record(path, record, ident)
+        return BaseNetwork(config, _read(path, config), record)
+    if given:
+        raise BaseMismatch(f"base network {path}: no such file with its record {record_path.name}")
+    states, accuracy = train_base(images, config, recipe, seed, device)
+    with atomic_file(path) as handle:
+        torch.save(states, handle)
+    record = {"identity": ident, "sha256": sha256(path), "val_accuracy": accuracy}
+    with atomic_file(record_path, "w") as handle:
+        json.dump(record, handle, indent=1, sort_keys=True, default=str)
+    return BaseNetwork(config, states, record)
+
+
+__all__ = ["STATES", "BaseMismatch", "BaseNetwork", "ImageDelegate", "check_record", "identity", "load_base", "train_base"]

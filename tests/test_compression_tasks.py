@@ -1,0 +1,123 @@
+"""The compression tasks end to end on scikit-learn's digits with a tiny base: the Task contract, the cached
+base network (checksum, identity, atomic writes) and the registry names."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from nasframe.core.errors import InvalidSetting
+from nasframe.core.registry import TASKS
+from nasframe.tasks import ImageClassification, Recipe
+from nasframe.tasks.compression import base as base_module
+from nasframe.tasks.compression.base import BaseMismatch, load_base
+from nasframe.tasks.compression.lottery_space import SparsityScheduleSpace
+from nasframe.tasks.compression.resnet import ResNetConfig
+from nasframe.tasks.compression.tasks import (
+    METHODS,
+    REGISTERED,
+    FilterPruning,
+    LotteryTicket,
+)
+from nasframe.testing import check_task
+
+BASE_RECIPE = Recipe(epochs=1, batch_size=64, data_fraction=0.3)
+SHAPE = {"widths": (4, 8, 8), "blocks": 1}
+TRIAL = Recipe(epochs=1, batch_size=32, data_fraction=0.1)
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    """A private NASFRAME_CACHE for the module (the base is trained once into it)."""
+    with pytest.MonkeyPatch.context() as patch:
+        folder = tmp_path_factory.mktemp("cache")
+        patch.setenv("NASFRAME_CACHE", str(folder))
+        yield folder
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return ImageClassification("digits")
+
+
+@pytest.fixture(scope="module")
+def base(cache, digits):
+    config = ResNetConfig(SHAPE["widths"], SHAPE["blocks"], digits.in_channels, digits.num_classes)
+    return load_base(digits, config, BASE_RECIPE, 0)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_filter_pruning_tasks_pass_the_task_kit(method, base, digits):
+    task = FilterPruning(method, digits, base_recipe=BASE_RECIPE, **SHAPE)
+    check_task(task, recipe=TRIAL)
+    assert task.name == f"prune-{method}"
+
+
+def test_lottery_task_passes_the_task_kit(base, digits):
+    check_task(LotteryTicket(digits, base_recipe=BASE_RECIPE, **SHAPE), recipe=TRIAL)
+
+
+def test_a_cached_base_is_reused_not_retrained(base, digits, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("the base was trained again")
+
+    monkeypatch.setattr(base_module, "train_base", refuse)
+    again = load_base(digits, base.config, BASE_RECIPE, 0)
+    assert again.record == base.record
+    assert all((again.states["final"][k] == v).all() for k, v in base.states["final"].items())
+    assert set(again.states) == {"init", "early", "final"}
+
+
+def test_a_base_of_another_network_is_refused_naming_the_field(base, digits, cache):
+    path = next((cache / "compression").glob("base-*.pt"))
+    other = ResNetConfig((4, 8, 16), 1, digits.in_channels, digits.num_classes)
+    with pytest.raises(BaseMismatch, match=r"config\.widths: \[4, 8, 8\] there, \[4, 8, 16\] here"):
+        load_base(digits, other, BASE_RECIPE, 0, path=path)
+    with pytest.raises(BaseMismatch, match=r"recipe\.epochs"):
+        load_base(digits, base.config, BASE_RECIPE.replace(epochs=2), 0, path=path)
+    with pytest.raises(BaseMismatch, match=r"data\.val_size"):  # another split: the base saw validation images
+        load_base(ImageClassification("digits", val_fraction=0.3), base.config, BASE_RECIPE, 0, path=path)
+    with pytest.raises(BaseMismatch, match="no such file"):
+        load_base(digits, base.config, BASE_RECIPE, 0, path=cache / "missing.pt")
+
+
+def test_a_corrupt_base_is_refused_by_its_checksum(base, digits, cache, tmp_path):
+    original = next((cache / "compression").glob("base-*.pt"))
+    copy = tmp_path / original.name
+    data = bytearray(original.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    copy.write_bytes(bytes(data))
+    copy.with_suffix(".json").write_text(original.with_suffix(".json").read_text())
+    with pytest.raises(BaseMismatch, match="sha256"):
+        load_base(digits, base.config, BASE_RECIPE, 0, path=copy)
+    assert json.loads(copy.with_suffix(".json").read_text())["sha256"] != base_module.sha256(copy)
+
+
+def test_a_failed_base_training_leaves_nothing_behind(digits, tmp_path, monkeypatch):
+    monkeypatch.setenv("NASFRAME_CACHE", str(tmp_path))
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(base_module, "train_base", killed)
+    config = ResNetConfig((4, 4, 4), 1, digits.in_channels, digits.num_classes)
+    with pytest.raises(KeyboardInterrupt):
+        load_base(digits, config, BASE_RECIPE, 0)
+    assert not list(tmp_path.rglob("*.pt")) and not list(tmp_path.rglob("*.json"))
+
+
+def test_tasks_refuse_other_spaces_and_methods(digits):
+    task, space = FilterPruning("l1", digits, **SHAPE), SparsityScheduleSpace()
+    with pytest.raises(InvalidSetting, match="PruneRatioSpace"):
+        task.build_model(space, space.sample(np.random.default_rng(0), 1)[0], TRIAL, {})
+    with pytest.raises(InvalidSetting, match="'method'"):
+        FilterPruning("magnitude", digits)
+
+
+def test_registered_names_create_the_tasks(digits):
+    assert set(REGISTERED) <= set(TASKS.names())
+    task = TASKS.create("prune-filtersketch", dataset=digits, **SHAPE)
+    assert isinstance(task, FilterPruning) and task.method == "filtersketch"
+    assert [o.name for o in TASKS.create("lottery", dataset=digits).objectives] == ["accuracy", "nonzero_params"]
