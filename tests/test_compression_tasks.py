@@ -121,3 +121,57 @@ def test_registered_names_create_the_tasks(digits):
     task = TASKS.create("prune-filtersketch", dataset=digits, **SHAPE)
     assert isinstance(task, FilterPruning) and task.method == "filtersketch"
     assert [o.name for o in TASKS.create("lottery", dataset=digits).objectives] == ["accuracy", "nonzero_params"]
+
+
+def _kill_once_after_first_epoch(config, task=None, space=None):
+    """The real trainable, its process SIGKILLed right after the first checkpointed epoch, once; every
+    attempt's epochs are logged to a file before any kill (Tune may lose a dying actor's last result)."""
+    import os
+    import signal
+    from pathlib import Path
+
+    from ray import tune
+
+    from nasframe.tune import train_architecture
+
+    marker = Path(config["marker"])
+    report = tune.report
+
+    def report_then_die(metrics, checkpoint=None):
+        report(metrics, checkpoint=checkpoint)
+        with open(f"{marker}.epochs", "a") as log:
+            log.write(f"{metrics['epoch']}\n")
+        if not marker.exists():
+            marker.write_text(str(metrics["epoch"]))
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    tune.report = report_then_die
+    try:
+        train_architecture(config, task=task, space=space)
+    finally:
+        tune.report = report
+
+
+@pytest.mark.slow
+def test_a_fine_tune_killed_mid_trial_resumes_from_its_checkpoint(ray_session, base, digits, tmp_path):
+    from pathlib import Path
+
+    from ray import tune
+
+    task = FilterPruning("hrank", digits, base_recipe=BASE_RECIPE, **SHAPE)
+    space = task.search_space()
+    arch = space.sample(np.random.default_rng(0), 1)[0]
+    marker = tmp_path / "killed"
+    tuner = tune.Tuner(
+        tune.with_resources(tune.with_parameters(_kill_once_after_first_epoch, task=task, space=space), {"cpu": 1}),
+        param_space={"arch": arch.to_json(), "recipe": {"epochs": 3, "batch_size": 32, "data_fraction": 0.1},
+                     "marker": str(marker)},
+        tune_config=tune.TuneConfig(num_samples=1, metric="objective", mode="max"),
+        run_config=tune.RunConfig(storage_path=str(tmp_path), name="kill", verbose=0,
+                                  failure_config=tune.FailureConfig(max_failures=1)),
+    )
+    result = tuner.fit()[0]
+    assert marker.read_text() == "1"  # killed after epoch 1 was checkpointed
+    assert result.error is None and result.metrics["epoch"] == 3
+    assert Path(f"{marker}.epochs").read_text().split() == ["1", "2", "3"]  # resumed at 2, not from scratch
+    assert {"objective", "val_accuracy", "flops", "params"} <= set(result.metrics)
