@@ -33,6 +33,8 @@ SUBMITTABLE = ("search", "compare", "train", "bpe")
 OUTPUT_OPTIONS = ("--out", "--storage", "--checkpoint")
 #: seconds between two looks at a running job
 POLL_SECONDS = 1.0
+#: how long a submission waits for the head's job agent (it registers seconds after `ray start` returns)
+AGENT_WAIT_SECONDS = 60.0
 
 
 def job_command(args: Sequence[str]) -> str:
@@ -120,7 +122,7 @@ def submit(address, working_dir, env_items, pip, submission_id, no_wait, args) -
     entrypoint = job_command(list(args))
     env = runtime_env(working_dir, env_items, pip)
     client = _client(address)
-    job_id = client.submit_job(entrypoint=entrypoint, runtime_env=env or None, submission_id=submission_id)
+    job_id = _submit_job(client, entrypoint=entrypoint, runtime_env=env or None, submission_id=submission_id)
     click.echo(f"submitted job {job_id}: {entrypoint}", err=True)
     if no_wait:
         click.echo(job_id)
@@ -136,6 +138,23 @@ def submit(address, working_dir, env_items, pip, submission_id, no_wait, args) -
         raise click.ClickException(f"job {job_id} {status.lower()}: {said or 'see its log above'} (its log is above; "
                                    f"`ray job logs {job_id}` shows it again)")
     click.echo(f"job {job_id} succeeded", err=True)
+
+
+def _submit_job(client: Any, **job: Any) -> str:
+    """``client.submit_job(**job)``, retried while the head answers that no job agent is up yet.
+
+    A cluster that was just started takes a few seconds more to register the
+    agent that runs jobs, and Ray answers HTTP 500 "No available agent to
+    submit job" meanwhile; no job was created, so submitting again is safe.
+    """
+    deadline = time.monotonic() + AGENT_WAIT_SECONDS
+    while True:
+        try:
+            return client.submit_job(**job)
+        except RuntimeError as exc:
+            if "No available agent" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(POLL_SECONDS)
 
 
 def _follow(client: Any, job_id: str) -> str:
