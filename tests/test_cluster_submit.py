@@ -66,12 +66,21 @@ def cluster():
     env.update(RAY_TMPDIR=str(root), HOME=str(root / "home"), RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=token,
                PATH=f"{Path(sys.executable).parent}:{env['PATH']}")  # the job's `python` is this one
     port, dashboard = _free_port(), _free_port()
+
+    # every agent port free too: Ray's defaults are fixed numbers, which the suite's own Ray (the session
+    # fixture, already running when this module starts) holds, and a head whose job agent cannot bind never
+    # accepts a job ("No available agent to submit job")
+    def agent_ports() -> list[str]:
+        return [f"--dashboard-agent-listen-port={_free_port()}", f"--dashboard-agent-grpc-port={_free_port()}",
+                f"--metrics-export-port={_free_port()}", f"--runtime-env-agent-port={_free_port()}"]
+
     logs = [root / "head.log", root / "worker.log"]
     started = []
     try:
         started.append(subprocess.Popen(
             [str(RAY), "start", "--head", "--block", f"--port={port}", "--num-cpus=1", "--dashboard-host=127.0.0.1",
-             f"--dashboard-port={dashboard}", "--disable-usage-stats"], env=env, stdout=open(logs[0], "w"),
+             f"--dashboard-port={dashboard}", "--disable-usage-stats", *agent_ports()], env=env,
+            stdout=open(logs[0], "w"),
             stderr=subprocess.STDOUT))
         jobs_api = f"http://127.0.0.1:{dashboard}"
 
@@ -86,7 +95,8 @@ def cluster():
 
         _wait(answers, "the head's Jobs API answering", logs)
         started.append(subprocess.Popen(
-            [str(RAY), "start", "--block", f"--address=127.0.0.1:{port}", "--num-cpus=1", "--disable-usage-stats"],
+            [str(RAY), "start", "--block", f"--address=127.0.0.1:{port}", "--num-cpus=1", "--disable-usage-stats",
+             *agent_ports()],
             env=env, stdout=open(logs[1], "w"), stderr=subprocess.STDOUT))
         _wait(lambda: "Ray runtime started" in logs[1].read_text(), "the second node joining", logs)
         yield SimpleNamespace(root=root, env=env, jobs_api=jobs_api, logs=logs)
