@@ -1,5 +1,6 @@
-"""The compression tasks end to end on scikit-learn's digits with a tiny base: the Task contract, the cached
-base network (checksum, identity, atomic writes) and the registry names."""
+"""The compression tasks end to end on scikit-learn's digits with a tiny base: the cached base network
+(checksum, identity, atomic writes), the registry names, and a killed fine-tune resuming. The Task contract
+itself is checked for every registered task, these included, in tests/test_conformance.py."""
 
 from __future__ import annotations
 
@@ -16,12 +17,9 @@ from nasframe.tasks.compression.base import BaseMismatch, load_base
 from nasframe.tasks.compression.lottery_space import SparsityScheduleSpace
 from nasframe.tasks.compression.resnet import ResNetConfig
 from nasframe.tasks.compression.tasks import (
-    METHODS,
     REGISTERED,
     FilterPruning,
-    LotteryTicket,
 )
-from nasframe.testing import check_task
 
 BASE_RECIPE = Recipe(epochs=1, batch_size=64, data_fraction=0.3)
 SHAPE = {"widths": (4, 8, 8), "blocks": 1}
@@ -46,17 +44,6 @@ def digits():
 def base(cache, digits):
     config = ResNetConfig(SHAPE["widths"], SHAPE["blocks"], digits.in_channels, digits.num_classes)
     return load_base(digits, config, BASE_RECIPE, 0)
-
-
-@pytest.mark.parametrize("method", METHODS)
-def test_filter_pruning_tasks_pass_the_task_kit(method, base, digits):
-    task = FilterPruning(method, digits, base_recipe=BASE_RECIPE, **SHAPE)
-    check_task(task, recipe=TRIAL)
-    assert task.name == f"prune-{method}"
-
-
-def test_lottery_task_passes_the_task_kit(base, digits):
-    check_task(LotteryTicket(digits, base_recipe=BASE_RECIPE, **SHAPE), recipe=TRIAL)
 
 
 def test_a_cached_base_is_reused_not_retrained(base, digits, monkeypatch):
@@ -123,47 +110,20 @@ def test_registered_names_create_the_tasks(digits):
     assert [o.name for o in TASKS.create("lottery", dataset=digits).objectives] == ["accuracy", "nonzero_params"]
 
 
-def _kill_once_after_first_epoch(config, task=None, space=None):
-    """The real trainable, its process SIGKILLed right after the first checkpointed epoch, once; every
-    attempt's epochs are logged to a file before any kill (Tune may lose a dying actor's last result)."""
-    import os
-    import signal
-    from pathlib import Path
-
-    from ray import tune
-
-    from nasframe.tune import train_architecture
-
-    marker = Path(config["marker"])
-    report = tune.report
-
-    def report_then_die(metrics, checkpoint=None):
-        report(metrics, checkpoint=checkpoint)
-        with open(f"{marker}.epochs", "a") as log:
-            log.write(f"{metrics['epoch']}\n")
-        if not marker.exists():
-            marker.write_text(str(metrics["epoch"]))
-            os.kill(os.getpid(), signal.SIGKILL)
-
-    tune.report = report_then_die
-    try:
-        train_architecture(config, task=task, space=space)
-    finally:
-        tune.report = report
-
-
 @pytest.mark.slow
 def test_a_fine_tune_killed_mid_trial_resumes_from_its_checkpoint(ray_session, base, digits, tmp_path):
     from pathlib import Path
 
     from ray import tune
 
+    from tests.test_tune_adapter import _kill_after_first_epoch
+
     task = FilterPruning("hrank", digits, base_recipe=BASE_RECIPE, **SHAPE)
     space = task.search_space()
     arch = space.sample(np.random.default_rng(0), 1)[0]
     marker = tmp_path / "killed"
     tuner = tune.Tuner(
-        tune.with_resources(tune.with_parameters(_kill_once_after_first_epoch, task=task, space=space), {"cpu": 1}),
+        tune.with_resources(tune.with_parameters(_kill_after_first_epoch, task=task, space=space), {"cpu": 1}),
         param_space={"arch": arch.to_json(), "recipe": {"epochs": 3, "batch_size": 32, "data_fraction": 0.1},
                      "marker": str(marker)},
         tune_config=tune.TuneConfig(num_samples=1, metric="objective", mode="max"),

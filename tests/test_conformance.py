@@ -35,10 +35,15 @@ SURROGATE_OPTIONS = {
     "vsgae-mlp": {"epochs": 3},
 }
 
+#: the compression tasks on digits with a tiny base (trained in seconds into a private cache)
+_TINY_BASE = {"dataset": "digits", "widths": (4, 8, 8), "blocks": 1,
+              "base_recipe": Recipe(epochs=1, batch_size=64, data_fraction=0.3)}
+_COMPRESSION = ("prune-hrank", "prune-filtersketch", "prune-l1", "prune-random", "lottery")
 #: per task: load options and the short recipe check_task trains with (small: the contract, not the quality)
 TASK_SETTINGS = {
     "default": ({}, Recipe(epochs=1, batch_size=64, channels=8, data_fraction=0.02)),
     "digits": ({}, Recipe(epochs=1, batch_size=64, channels=8, data_fraction=0.2)),
+    **{name: (_TINY_BASE, Recipe(epochs=1, batch_size=32, data_fraction=0.1)) for name in _COMPRESSION},
 }
 
 
@@ -104,15 +109,14 @@ def test_surrogate_conforms(family, nb101):
 
 @pytest.mark.float_sensitive  # trains for a moment; asserts only the contract's invariants
 @pytest.mark.parametrize("name", nf.TASKS.names())
-def test_task_conforms(name):
-    if name.startswith("prune-") or name == "lottery":
-        pytest.skip("checked with a tiny cached base in tests/test_compression_tasks.py (the default base trains "
-                    "for minutes)")
+def test_task_conforms(name, tmp_path, monkeypatch):
+    monkeypatch.setenv("NASFRAME_CACHE", str(tmp_path))  # a compression task's base goes here, not the user's cache
     options, recipe = TASK_SETTINGS.get(name, TASK_SETTINGS["default"])
     try:
         task = nf.TASKS.create(name, **options)
     except DatasetError as missing:  # a user's folder (cifar10) or an uninstalled package
         pytest.skip(f"task {name!r} has no data here: {missing}")
+    assert task.name == name
     check_task(task, recipe=recipe)
 
 

@@ -83,8 +83,9 @@ def test_tuner_with_asha_trains_real_networks(ray_session, tmp_path):
     assert restored.algorithm.seen == adapter.algorithm.seen
 
 
-def _kill_after_first_epoch(config):
-    """The real trainable, but its process is SIGKILLed right after the first checkpoint, once."""
+def _kill_after_first_epoch(config, task=None, space=None):
+    """The real trainable (on ``task`` and ``space`` when given, as ``tune.with_parameters`` passes them), but
+    its process is SIGKILLed right after the first checkpoint, once."""
     marker = Path(config["marker"])
     report = tune.report
 
@@ -98,7 +99,7 @@ def _kill_after_first_epoch(config):
 
     tune.report = report_then_die
     try:
-        train_architecture(config)
+        train_architecture(config, task=task, space=space)
     finally:
         tune.report = report
 
