@@ -133,8 +133,7 @@ def search_on_task(task_name, data, space_name, searcher_name, budget, seed, bat
     result.front.to_csv(out / "pareto.csv", index=False)
     summary = {"task": task.name, "space": space_obj.name, "searcher": searcher_name, "seed": seed, "budget": budget,
                "objectives": [str(o) for o in objectives], "recipe": recipe.to_dict(),
-               "evaluated": len(frame), "failed": int(frame["error"].notna().sum()), "error": result.history.error,
-               "front_size": len(result.front), "reference": result.reference.tolist(),
+               **result.history.summary(), "front_size": len(result.front), "reference": result.reference.tolist(),
                "hypervolume": result.hypervolume.tolist()}
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
     if len(objectives) > 1 and len(result.front):
