@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from nasframe.core import load_space
+from nasframe.core.errors import InvalidSetting
 from nasframe.tasks import (
     CheckpointMismatch,
     DatasetError,
@@ -176,6 +177,58 @@ def test_recipe_validation_and_overrides():
         "epochs": 3, "lr": 0.1, "image_size": None, "augment": False, "optimizer": "adam"}
     with pytest.raises(RecipeError, match="is not a"):
         parse_overrides(["epochs=three"])
+
+
+class _SmoothedDigits(ImageClassification):
+    """Digits with one task option (label smoothing) and a before_epoch hook that records its calls."""
+
+    recipe_options = {"smoothing": 0.0}
+
+    def __init__(self):
+        super().__init__("digits")
+        self.epochs_started = []
+
+    def before_epoch(self, model, epoch, recipe):
+        self.epochs_started.append(epoch)
+
+    def loss(self, model, batch):
+        x, y = batch
+        return torch.nn.functional.cross_entropy(model(x), y, label_smoothing=self.option(self.recipe, "smoothing"))
+
+    def build_model(self, space, arch, recipe, model_options):
+        self.recipe = recipe
+        return super().build_model(space, arch, recipe, model_options)
+
+
+def test_task_options_parse_check_and_reach_the_task(tmp_path, one_thread):
+    task = _SmoothedDigits()
+    parsed = parse_overrides(["epochs=2", "smoothing=0.3"], task.recipe_options)
+    assert parsed == {"epochs": 2, "task_options": {"smoothing": 0.3}}
+    with pytest.raises(RecipeError, match="task option of \\['smoothing'\\]"):
+        parse_overrides(["smoothin=0.3"], task.recipe_options)
+    with pytest.raises(RecipeError, match="'task_options'"):
+        Recipe(task_options={"smoothing": [0.1]})
+    assert "task_options" not in Recipe().to_dict()  # old fingerprints and stored recipes are unchanged
+    with pytest.raises(InvalidSetting, match="'label_noise'.*'digits' has no such option.*smoothing"):
+        Trainer(task, Recipe(task_options={"label_noise": 0.1}))
+    with pytest.raises(InvalidSetting, match="'smoothing'='high'.*expects a float"):
+        Trainer(task, Recipe(task_options={"smoothing": "high"}))
+    space = load_space("nb101")
+    arch = space.sample(np.random.default_rng(2), 1)[0]
+    recipe = Recipe(channels=8, data_fraction=0.3, **parsed)
+    losses = []
+    for options in ({}, parsed["task_options"]):
+        result = Trainer(task, recipe.replace(task_options=options), device="cpu").fit(space, arch)
+        losses.append(result.history[0]["train_loss"])
+    # same seed, data and start: only the option differs, and smoothing 0.3 over 10 classes puts a floor of
+    # H(0.73, 9 x 0.03) = 1.18 nats under cross-entropy
+    assert losses[1] != losses[0] and losses[1] >= 1.18
+    task.epochs_started.clear()
+    with pytest.raises(KeyboardInterrupt):
+        Trainer(task, recipe, device="cpu").fit(space, arch, checkpoint_dir=tmp_path,
+                                                on_epoch=lambda m, f: (_ for _ in ()).throw(KeyboardInterrupt))
+    Trainer(task, recipe, device="cpu").fit(space, arch, checkpoint_dir=tmp_path)
+    assert task.epochs_started == [0, 1]  # the resumed run starts at the second epoch
 
 
 def test_trainer_learns_and_resumes_exactly(tmp_path, one_thread):

@@ -71,7 +71,7 @@ def bpe_search(task_name, data, space_name, num_archs, full_items, budget, round
     # every check before the reference set trains at the full recipe (minutes to hours)
     task = inputs.task(task_name, data)
     space_obj = inputs.space(space_name) if space_name else task.search_space()
-    full = inputs.recipe(full_items)
+    full = inputs.recipe(full_items, task)
     task.check_trainable(space_obj, full)
     if task.image_side is None:
         raise InvalidSetting(f"--task {task_name}: BPE searches image recipes, and this task has no images")

@@ -72,11 +72,16 @@ def task(name: str, data: str | None) -> Any:
     return load_task(name, **({"path": data} if data else {}))
 
 
-def recipe(items: tuple[str, ...], **defaults: Any) -> Any:
-    """A training recipe from ``FIELD=VALUE`` items over ``defaults`` (the rest: the recipe's defaults)."""
+def recipe(items: tuple[str, ...], task: Any = None, **defaults: Any) -> Any:
+    """A training recipe from ``FIELD=VALUE`` items over ``defaults`` (the rest: the recipe's defaults);
+    ``task``'s own options (``Task.recipe_options``) are accepted too."""
     from nasframe.tasks import Recipe, parse_overrides
 
-    return Recipe.from_dict({**defaults, **parse_overrides(list(items))})
+    options = getattr(task, "recipe_options", None)
+    recipe = Recipe.from_dict({**defaults, **parse_overrides(list(items), options)})
+    if task is not None:
+        task.check_options(recipe)
+    return recipe
 
 
 

@@ -43,7 +43,7 @@ def train(task_name, data, space_name, arch_text, recipe_items, checkpoint, seed
         torch.set_num_threads(threads)
     task = inputs.task(task_name, data)
     space_obj = inputs.space(space_name) if space_name else task.search_space()
-    recipe = inputs.recipe(recipe_items)
+    recipe = inputs.recipe(recipe_items, task)
     arch = (inputs.architecture(space_obj, arch_text) if arch_text
             else space_obj.sample(np.random.default_rng(seed), 1)[0])
     task.check_trainable(space_obj, recipe)
@@ -112,7 +112,7 @@ def search_on_task(task_name, data, space_name, searcher_name, budget, seed, bat
     space_obj = inputs.space(space_name) if space_name else task.search_space()
     objectives = parse_objectives(objectives_text, task) if objectives_text else task.objectives[:1]
     weights = inputs.numbers(weights_text, "--weights") if weights_text else None
-    recipe = inputs.recipe(recipe_items)
+    recipe = inputs.recipe(recipe_items, task)
     out = check_writable_folder(out_dir or f"results/search-{task_name}-{searcher_name}-{seed}", "--out")
     out.mkdir(parents=True, exist_ok=True)
     from nasframe.storage import TUNE_DIR, resolve, tune_storage

@@ -100,6 +100,9 @@ class Task(ABC):
     objectives: ClassVar[tuple[Objective, ...]] = ()
     #: registry name of the space searched when the user names none; ``None``: the task has its own
     default_space: ClassVar[str | None] = None
+    #: the task's own training settings and their defaults (``--recipe loss=proxynca``); a recipe carries
+    #: the ones a user set in ``recipe.task_options``, read back with :meth:`option`
+    recipe_options: ClassVar[dict[str, Any]] = {}
 
     def search_space(self) -> SearchSpace:
         """The space this task searches by default."""
@@ -130,6 +133,30 @@ class Task(ABC):
         """Refuse, before any training starts, a space or recipe this task cannot train
         (a :class:`~nasframe.core.errors.UserError` naming the setting; default: accept)."""
 
+    def option(self, recipe: Any, name: str) -> Any:
+        """The value of the task option ``name`` under ``recipe``: the recipe's, else the task's default."""
+        if name not in self.recipe_options:
+            raise KeyError(f"task {self.name!r} declares no recipe option {name!r}")
+        return getattr(recipe, "task_options", {}).get(name, self.recipe_options[name])
+
+    def check_options(self, recipe: Any) -> None:
+        """Refuse task options this task does not declare, or of another type than their default.
+
+        Called by the trainer before anything is built: an option meant for
+        another task (or misspelt) would otherwise be silently ignored.
+        Tasks check their options' ranges in :meth:`check_trainable`.
+        """
+        for name, value in getattr(recipe, "task_options", {}).items():
+            if name not in self.recipe_options:
+                known = ", ".join(sorted(self.recipe_options)) or "none"
+                raise InvalidSetting(f"recipe task option {name!r}: task {self.name!r} has no such option "
+                                     f"(its options: {known})")
+            default = self.recipe_options[name]
+            numeric = isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool)
+            if value is not None and default is not None and type(value) is not type(default) and not numeric:
+                raise InvalidSetting(f"recipe task option {name!r}={value!r}: task {self.name!r} expects a "
+                                     f"{type(default).__name__} (default {default!r})")
+
     # -- data ---------------------------------------------------------------------------------------------------
 
     @abstractmethod
@@ -151,6 +178,15 @@ class Task(ABC):
     def build_model(self, space: SearchSpace, arch: Architecture, recipe: Any,
                     model_options: dict[str, Any]) -> "torch.nn.Module":
         """The untrained (or, for compression, pruned pre-trained) network of ``arch`` under ``recipe``."""
+
+    def before_epoch(self, model: "torch.nn.Module", epoch: int, recipe: Any) -> None:
+        """Called by the trainer before training epoch ``epoch`` (0-based), also after a resume.
+
+        The plug-in point of multi-stage methods: re-initialising part of a
+        network between generations, switching from a pretext stage to a
+        clustering stage. State it changes must live in the model (parameters
+        or buffers) so that a checkpoint holds it. Default: nothing.
+        """
 
     @abstractmethod
     def loss(self, model: "torch.nn.Module", batch: tuple) -> "torch.Tensor":

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Mapping
 
 from nasframe.core.errors import UserError
@@ -60,11 +60,15 @@ class Recipe:
     #: random crop (padding 1/8 of the side) and, where the task allows, flips
     augment: bool = True
     grad_clip: float | None = 5.0
+    #: settings only one task reads (a metric task's loss, a weight of a regulariser...), declared with their
+    #: defaults in the task's ``recipe_options`` and checked by it; empty for the tasks that have none
+    task_options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         _check_integers(self)
         _check_reals(self)
         _check_choices(self)
+        _check_task_options(self)
 
     def training_bytes(self, side: int) -> int:
         """A low estimate of the memory one training step takes on images of ``side`` pixels.
@@ -106,7 +110,12 @@ class Recipe:
         return cls(**typed)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # without task options the dict is the one recipes had before tasks could add settings, so the
+        # fingerprints of existing checkpoints and stored results still match
+        values = asdict(self)
+        if not values["task_options"]:
+            del values["task_options"]
+        return values
 
     def replace(self, **changes: Any) -> "Recipe":
         """A copy with ``changes`` (validated like any recipe)."""
@@ -159,16 +168,43 @@ def _check_choices(recipe: Recipe) -> None:
         raise _bad(recipe, "augment", "true or false")
 
 
-def parse_overrides(items: list[str] | tuple[str, ...]) -> dict[str, Any]:
-    """``["epochs=4", "lr=0.1"]`` (the CLI's ``--recipe`` options) as typed values for :class:`Recipe`."""
-    types = {f.name: f.type for f in fields(Recipe)}
+def _check_task_options(recipe: Recipe) -> None:
+    """Task options: a mapping of names to JSON scalars (the task checks names and ranges, see ``Task.check_options``)."""
+    options = recipe.task_options
+    if not isinstance(options, Mapping):
+        raise _bad(recipe, "task_options", "a mapping of option names to values")
+    for name, value in options.items():
+        if not isinstance(name, str) or not (value is None or isinstance(value, (bool, int, float, str))):
+            raise _bad(recipe, "task_options", f"option {name!r}={value!r}: names are strings and values numbers, "
+                                               f"strings, booleans or None")
+    object.__setattr__(recipe, "task_options", dict(options))  # a private copy: the recipe is frozen
+
+
+def _option_kind(default: Any) -> str:
+    """The type name :func:`parse_overrides` parses a task option's text as, from the option's default."""
+    if isinstance(default, bool):
+        return "bool"
+    return {int: "int", float: "float"}.get(type(default), "str")
+
+
+def parse_overrides(items: list[str] | tuple[str, ...],
+                    task_options: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """``["epochs=4", "lr=0.1"]`` (the CLI's ``--recipe`` options) as typed values for :class:`Recipe`.
+
+    ``task_options`` are the task's own settings with their defaults
+    (``Task.recipe_options``): ``loss=proxynca`` then lands in the recipe's
+    ``task_options``, typed like the default.
+    """
+    types = {f.name: f.type for f in fields(Recipe) if f.name != "task_options"}
+    extra = {name: _option_kind(default) for name, default in (task_options or {}).items()}
     out: dict[str, Any] = {}
     for item in items:
         key, sep, text = item.partition("=")
         key = key.strip()
-        if not sep or key not in types:
-            raise RecipeError(f"recipe override {item!r}: expected FIELD=VALUE with FIELD one of {sorted(types)}")
-        kind = types[key]
+        if not sep or (key not in types and key not in extra):
+            raise RecipeError(f"recipe override {item!r}: expected FIELD=VALUE with FIELD one of {sorted(types)}"
+                              + (f" or a task option of {sorted(extra)}" if extra else ""))
+        kind = types[key] if key in types else extra[key]
         text = text.strip()
         try:
             if text.lower() == "none":
@@ -184,4 +220,6 @@ def parse_overrides(items: list[str] | tuple[str, ...]) -> dict[str, Any]:
         except (KeyError, ValueError):
             expected = "true or false" if "bool" in kind else f"a {kind}"
             raise RecipeError(f"recipe override {item!r}: {text!r} is not {expected}") from None
+    if extra:
+        out["task_options"] = {key: out.pop(key) for key in list(out) if key in extra}
     return out

@@ -98,6 +98,7 @@ class Trainer:
                             f"got {task.objectives[:1]}")
         self.task = task
         self.recipe = recipe or Recipe()
+        task.check_options(self.recipe)
         self.device = torch.device(device) if device is not None else default_device()
         self.seed = seed
         self.evaluate_test = evaluate_test
@@ -199,6 +200,7 @@ class Trainer:
         """One pass over the training data, then validation; appends and returns the epoch's metrics."""
         r = self.recipe
         began = time.perf_counter()
+        self.task.before_epoch(run.model, epoch, r)
         run.model.train()
         loss_sum = torch.zeros((), device=self.device)
         seen = 0

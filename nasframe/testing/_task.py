@@ -36,6 +36,10 @@ def check_task(task: Task, *, recipe: Any = None, space: SearchSpace | None = No
     require(json.dumps(copy.fingerprint(), sort_keys=True) == json.dumps(task.fingerprint(), sort_keys=True), who,
             "a pickled task has the same fingerprint (Ray ships tasks to workers)")
     recipe = recipe if recipe is not None else Recipe(epochs=1, batch_size=32, data_fraction=0.02)
+    defaults = recipe.replace(task_options={**task.recipe_options, **recipe.task_options})
+    task.check_options(defaults)  # a recipe with every option at its default is accepted (and is JSON)
+    require(Recipe.from_dict(json.loads(json.dumps(defaults.to_dict()))) == defaults, who,
+            "recipe options survive a JSON round trip (Tune configs and checkpoints carry them)")
     arch = space.sample(np.random.default_rng(seed), 1)[0]
     task.check_trainable(space, recipe)
     task.check_arch(space, arch)
