@@ -76,6 +76,7 @@ def test_compare_and_search_on_ray(ray_session, tmp_path):
     assert summary["evaluated"] == 30 and summary["best_mean_val_accuracy"] > 0.7
     local = CliRunner().invoke(main, ["search", "--benchmark", "nbgraph-cora", "--searcher", "evolution",
                                       "--budget", "30", "--out", str(tmp_path / "l")])
+    assert local.exit_code == 0, local.output
     assert json.loads((tmp_path / "l" / "summary.json").read_text())["best"] == summary["best"]
 
 

@@ -9,7 +9,6 @@ import sys
 import numpy as np
 import pytest
 
-import surrogates
 from nasframe.core.registry import SURROGATES, load_space
 from search_spaces.nb101 import NB101Cell
 from search_spaces.nb101.space import NB101Space

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import ray
 from ray import tune
 from ray.tune.schedulers import ASHAScheduler
 

@@ -23,18 +23,17 @@ import copy
 import hashlib
 import json
 import pickle
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from benchmarks.provenance import sha256
 from nasframe.core.errors import UserError
 from nasframe.core.files import atomic_file
 from nasframe.core.task import Task
+from nasframe.tasks.delegate import ImageDelegate
 from nasframe.tasks.compression.resnet import ResNet, ResNetConfig
 from nasframe.tasks.compression.space import PruneRatioSpace
 from nasframe.tasks.recipe import Recipe
@@ -65,36 +64,6 @@ class BaseNetwork:
     @property
     def val_accuracy(self) -> float:
         return float(self.record["val_accuracy"])
-
-
-class ImageDelegate(Task):
-    """A task that takes its data, loss, evaluation and costs from an image-classification task (``images``);
-    subclasses say how the model is built (and may add objectives)."""
-
-    def __init__(self, images: Task) -> None:
-        self.images = images
-
-    @property
-    def image_side(self) -> int | None:
-        return self.images.image_side
-
-    def training_subset(self, fraction: float) -> np.ndarray:
-        return self.images.training_subset(fraction)
-
-    def train_batches(self, recipe: Any, generator: torch.Generator, subset: np.ndarray, device: Any) -> Iterator:
-        return self.images.train_batches(recipe, generator, subset, device=device)
-
-    def eval_batches(self, split: str, recipe: Any, device: Any) -> Iterator:
-        return self.images.eval_batches(split, recipe, device=device)
-
-    def loss(self, model: torch.nn.Module, batch: tuple) -> torch.Tensor:
-        return self.images.loss(model, batch)
-
-    def evaluate(self, model: torch.nn.Module, split: str, recipe: Any, device: Any) -> dict[str, float]:
-        return self.images.evaluate(model, split, recipe, device)
-
-    def costs(self, model: torch.nn.Module, space: Any, arch: Any, recipe: Any) -> dict[str, float]:
-        return self.images.costs(model, space, arch, recipe)
 
 
 class _DenseTraining(ImageDelegate):
@@ -217,4 +186,4 @@ def load_base(images: Task, config: ResNetConfig, recipe: Recipe, seed: int = 0,
     return BaseNetwork(config, states, record)
 
 
-__all__ = ["STATES", "BaseMismatch", "BaseNetwork", "ImageDelegate", "check_record", "identity", "load_base", "train_base"]
+__all__ = ["STATES", "BaseMismatch", "BaseNetwork", "check_record", "identity", "load_base", "train_base"]

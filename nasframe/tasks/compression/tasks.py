@@ -26,7 +26,8 @@ import torch
 from nasframe.core import Architecture, SearchSpace
 from nasframe.core.errors import InvalidSetting
 from nasframe.core.task import Objective, Task
-from nasframe.tasks.compression.base import BaseNetwork, ImageDelegate, load_base
+from nasframe.tasks.compression.base import BaseNetwork, load_base
+from nasframe.tasks.delegate import ImageDelegate
 from nasframe.tasks.compression.baselines import l1_scores, random_scores
 from nasframe.tasks.compression.filtersketch import prune_filtersketch
 from nasframe.tasks.compression.hrank import average_ranks
