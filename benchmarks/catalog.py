@@ -120,10 +120,10 @@ _UNCALIBRATED = "N(mean, member spread) as NB301 assumes; not calibrated: the da
 CARDS: dict[str, BenchmarkCard] = {
     "nb101": BenchmarkCard(
         "NAS-Bench-101 surrogate, 108 epochs: GIN ensemble (5 members) fitted on 10,501 real cells",
-        {"val_accuracy": "predicted: GIN ensemble mean",
+        {"val_accuracy": "predicted: GIN ensemble mean (read from the table of its answers for all 423,624 cells)",
          "test_accuracy": "none: the data kit's NB101 files hold validation accuracy only, so no test model",
          "train_time": "predicted: XGBoost (mean only) on final_training_time",
-         "params": "exact: counted from the cell (search_spaces.nb101.model.parameter_counts)"},
+         "params": "exact: counted from the cell (search_spaces.nb101.parameters.parameter_counts)"},
         _NB101_NOISE),
     "enas": BenchmarkCard(
         "ENAS macro space (6 layers): XGBoost ensemble on D-VAE's weight-sharing accuracies",

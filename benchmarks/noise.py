@@ -65,7 +65,11 @@ def noise_std(members: np.ndarray, noise: Mapping[str, Any] | None) -> np.ndarra
     ``members`` is ``(n_members, n_archs)``. Without a ``noise`` entry (cards
     written before the cap) the spread is used as it is.
     """
-    std = np.asarray(members).std(axis=0)
+    return cap_std(np.asarray(members).std(axis=0), noise)
+
+
+def cap_std(std: np.ndarray, noise: Mapping[str, Any] | None) -> np.ndarray:
+    """The member spread ``std`` capped as the card's ``noise`` says (unchanged without a cap)."""
     cap = (noise or {}).get("std_cap")
     return std if cap is None else np.minimum(std, float(cap))
 

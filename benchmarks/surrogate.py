@@ -17,18 +17,26 @@ A metric that the space determines exactly (NB101's parameter count, from
 its network builder) is no model's guess: ``exact`` names, per metric, the
 function that computes it for a batch of architectures, as a
 ``"module:function"`` string that the manifest records.
+
+A card with ``"answer_table": true`` (the shipped nb101, whose space is
+finite) answers from a table of its models' answers for every cell
+(:mod:`benchmarks.answers`), and loads the models only when something asks
+for them.
 """
 
 from __future__ import annotations
 
 import json
+import warnings
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable
 
 import numpy as np
 
+from benchmarks import answers
 from benchmarks.base import METRICS, Benchmark, QueryResult
-from benchmarks.noise import noise_std
+from benchmarks.noise import cap_std, noise_std
 from nasframe.core import Architecture, SearchSpace
 from nasframe.core.files import atomic_dir
 from nasframe.core.errors import UserError
@@ -78,11 +86,26 @@ class SurrogateBenchmark(Benchmark):
             raise ValueError(f"a metric is either modelled or exact, not both: {sorted(set(models) & set(exact))}")
         self.name = name
         self.space = space
-        self.models = dict(models)
+        self.models = models if isinstance(models, _LazyModels) else dict(models)
         self.exact = exact
         self._exact_functions = {metric: _exact_function(metric, target) for metric, target in exact.items()}
         self.fidelities = (epochs,)
         self.card = dict(card or {})
+        #: where the answer table comes from (set by :meth:`load` when the card has one and tables are on)
+        self.folder: Path | None = None
+        self.table_key: str | None = None
+
+    def _table(self) -> answers.AnswerTable | None:
+        if self.folder is None or self.table_key is None:
+            return None
+        try:
+            return answers.load_table(self.name, self.folder, self.table_key,
+                                      ("val_accuracy", "val_accuracy_std", *self.models.keys()))
+        except OSError as exc:  # no writable cache: answer from the models (slower to start, same numbers)
+            warnings.warn(f"benchmark {self.name!r}: no answer table ({exc}); answering from the models",
+                          stacklevel=3)
+            self.folder = self.table_key = None
+            return None
 
     def __repr__(self) -> str:
         members = {k: f"{type(m).__name__}x{m.members}" for k, m in self.models.items()}
@@ -93,19 +116,29 @@ class SurrogateBenchmark(Benchmark):
         self, archs: list[Architecture], epochs: int, noise: bool, rng: np.random.Generator
     ) -> QueryResult:
         n = len(archs)
-        cache: dict = {}  # models with the same inputs featurise the batch once
-        members = self.models["val_accuracy"].predict_members(archs, cache)
-        val = members.mean(axis=0)
-        if noise:
-            # the member spread, capped where the card says (benchmarks.noise)
-            val = val + noise_std(members, self.card.get("noise")) * rng.standard_normal(n)
+        table = self._table()
+        if table is not None:
+            rows = table.rows(self.space.canonical_hashes(archs))
+            val = table.columns["val_accuracy"][rows]
+            if noise:
+                val = val + cap_std(table.columns["val_accuracy_std"][rows], self.card.get("noise")) * (
+                    rng.standard_normal(n))
+            predicted = {metric: table.columns[metric][rows] for metric in self.models if metric != "val_accuracy"}
+        else:
+            cache: dict = {}  # models with the same inputs featurise the batch once
+            members = self.models["val_accuracy"].predict_members(archs, cache)
+            val = members.mean(axis=0)
+            if noise:
+                # the member spread, capped where the card says (benchmarks.noise)
+                val = val + noise_std(members, self.card.get("noise")) * rng.standard_normal(n)
+            predicted = {metric: model.predict(archs, cache)[0] for metric, model in self.models.items()
+                         if metric != "val_accuracy"}
         columns = {"val_accuracy": np.clip(val, 0.0, 1.0)}
         for metric in METRICS[1:]:
-            model = self.models.get(metric)
             if metric in self.exact:
                 columns[metric] = np.asarray(self._exact_functions[metric](archs), dtype=float)
             else:
-                columns[metric] = model.predict(archs, cache)[0] if model is not None else np.full(n, np.nan)
+                columns[metric] = predicted.get(metric, np.full(n, np.nan))
         if "test_accuracy" in self.models:
             columns["test_accuracy"] = np.clip(columns["test_accuracy"], 0.0, 1.0)
         columns["train_time"] = np.maximum(columns["train_time"], 0.0)
@@ -113,8 +146,17 @@ class SurrogateBenchmark(Benchmark):
         return QueryResult(**columns, epochs=epochs)
 
     def optimum(self) -> tuple[Architecture, float] | None:
-        """The recorded best predicted mean (see :func:`benchmarks.build.record_optimum`)."""
+        """The recorded best predicted mean (see :func:`benchmarks.build.record_optimum`); with an answer
+        table, the table's best (the recorded cell, whose tabulated answer may differ by float rounding)."""
         record = self.card.get("optimum")
+        table = self._table()
+        if record and table is not None:
+            values = table.columns["val_accuracy"]
+            best = int(np.argmax(values))
+            arch = self.space.from_json(record["arch"])
+            if values[table.rows([self.space.canonical_hash(arch)])[0]] != values[best]:
+                arch = answers.architecture_of(self.space, table.keys[best].hex())
+            return arch, float(values[best])
         if not record:
             return None
         return self.space.from_json(record["arch"]), float(record["val_accuracy"])
@@ -151,8 +193,38 @@ class SurrogateBenchmark(Benchmark):
             exact = {str(k): str(v) for k, v in manifest.get("exact", {}).items()}
         except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ManifestError(f"{manifest_file} is not a valid benchmark manifest: {exc}") from None
-        models = {metric: Surrogate.load(path / metric, space) for metric in metrics}
+        tabulated = bool(manifest.get("answer_table")) and answers.tables_enabled()
+        models: Mapping[str, Surrogate] = (_LazyModels(path, space, metrics) if tabulated else
+                                           {metric: Surrogate.load(path / metric, space) for metric in metrics})
         try:
-            return cls(name, space, models, epochs, manifest, exact=exact)
+            benchmark = cls(name, space, models, epochs, manifest, exact=exact)
         except ValueError as exc:
             raise ManifestError(f"{manifest_file}: {exc}") from None
+        if tabulated:
+            benchmark.folder, benchmark.table_key = path, answers.models_key(path, metrics)
+        return benchmark
+
+
+class _LazyModels(Mapping):
+    """A benchmark's saved models, each loaded on first use: a benchmark answering from its table
+    never loads torch, torch-geometric or XGBoost."""
+
+    def __init__(self, folder: Path, space: SearchSpace, metrics: list[str]) -> None:
+        self.folder, self.space, self.metrics = folder, space, list(metrics)
+        self._loaded: dict[str, Surrogate] = {}
+
+    def __getitem__(self, metric: str) -> Surrogate:
+        if metric not in self.metrics:
+            raise KeyError(metric)
+        if metric not in self._loaded:
+            self._loaded[metric] = Surrogate.load(self.folder / metric, self.space)
+        return self._loaded[metric]
+
+    def __contains__(self, metric: object) -> bool:  # Mapping's default would load the model
+        return metric in self.metrics
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.metrics)
+
+    def __len__(self) -> int:
+        return len(self.metrics)

@@ -38,7 +38,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from nasframe.core import Architecture, SearchSpace
+from nasframe.core import Architecture
 from surrogates.base import Surrogate
 from surrogates.dimensions import Choice, Dimension, Float, Int
 from surrogates.threads import torch_threads

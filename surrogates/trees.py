@@ -32,7 +32,7 @@ from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
-from nasframe.core import Architecture, SearchSpace
+from nasframe.core import Architecture
 from surrogates.base import Surrogate
 from surrogates.dimensions import Dimension, Float, Int
 

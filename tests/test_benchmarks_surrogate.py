@@ -88,7 +88,7 @@ def test_save_load_gives_identical_answers_and_bad_folders_are_named(built, synt
         pd.testing.assert_frame_equal(a, b)
     assert json.loads((path / "val_accuracy" / "card.json").read_text())["held_out"]["model"] == "xgb"
     exact = SurrogateBenchmark("syn", SPACE, {"val_accuracy": built.benchmark.models["val_accuracy"]}, 108,
-                               exact={"params": "search_spaces.nb101.model:parameter_counts"})
+                               exact={"params": "search_spaces.nb101.parameters:parameter_counts"})
     reloaded = benchmarks.load(str(exact.save(tmp_path / "exact")))
     assert reloaded.exact == exact.exact and np.array_equal(reloaded.query(archs).params, exact.query(archs).params)
     manifest = json.loads((tmp_path / "exact" / "benchmark.json").read_text())

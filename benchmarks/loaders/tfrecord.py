@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import os
 import struct
-from pathlib import Path
 from typing import Iterable, Iterator
 
 import google_crc32c

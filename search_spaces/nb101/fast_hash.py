@@ -32,6 +32,7 @@ import numpy as np
 
 from search_spaces.nb101.hash_messages import (
     Hashes,
+    Layout,
     fingerprint_layout,
     md5_messages,
     sort_by_hash,

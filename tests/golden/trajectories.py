@@ -25,17 +25,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from benchmarks.answers import PORTABLE_ENV  # noqa: F401  (one code path for torch and MKL; the test imports it)
+
 FIXTURE = Path(__file__).with_name("nb101_trajectories.json")
 SEEDS = (0, 1, 2)
 BUDGET = 150
 
-#: one code path for torch and MKL on every x86-64 CPU (see the module docstring)
-PORTABLE_ENV = {
-    "ATEN_CPU_CAPABILITY": "default",
-    "MKL_CBWR": "COMPATIBLE",
-    "OMP_NUM_THREADS": "1",
-    "MKL_NUM_THREADS": "1",
-}
 
 #: searcher -> (batch size, options); model-based ones get batches of 10
 SETTINGS: dict[str, tuple[int, dict[str, Any]]] = {
