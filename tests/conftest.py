@@ -114,6 +114,16 @@ def cora():
     return benchmarks.load("nbgraph-cora")
 
 
+@pytest.fixture(scope="module")
+def private_cache(tmp_path_factory):
+    """A NASFRAME_CACHE of the test module's own: what it trains and caches (a base network, single-task
+    baselines) stays there, trained once per module, apart from the machine's cache."""
+    with pytest.MonkeyPatch.context() as patch:
+        folder = tmp_path_factory.mktemp("cache")
+        patch.setenv("NASFRAME_CACHE", str(folder))
+        yield folder
+
+
 @pytest.fixture
 def one_thread():
     """Torch on one intra-op thread for the test (small CPU models run faster than on two)."""

@@ -12,6 +12,7 @@ import pytest
 from nasframe.core.errors import InvalidSetting
 from nasframe.core.registry import TASKS
 from nasframe.tasks import ImageClassification, Recipe
+from benchmarks.provenance import sha256
 from nasframe.tasks.compression import base as base_module
 from nasframe.tasks.compression.base import BaseMismatch, load_base
 from nasframe.tasks.compression.lottery_space import SparsityScheduleSpace
@@ -27,21 +28,12 @@ TRIAL = Recipe(epochs=1, batch_size=32, data_fraction=0.1)
 
 
 @pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    """A private NASFRAME_CACHE for the module (the base is trained once into it)."""
-    with pytest.MonkeyPatch.context() as patch:
-        folder = tmp_path_factory.mktemp("cache")
-        patch.setenv("NASFRAME_CACHE", str(folder))
-        yield folder
-
-
-@pytest.fixture(scope="module")
 def digits():
     return ImageClassification("digits")
 
 
 @pytest.fixture(scope="module")
-def base(cache, digits):
+def base(private_cache, digits):
     config = ResNetConfig(SHAPE["widths"], SHAPE["blocks"], digits.in_channels, digits.num_classes)
     return load_base(digits, config, BASE_RECIPE, 0)
 
@@ -57,8 +49,8 @@ def test_a_cached_base_is_reused_not_retrained(base, digits, monkeypatch):
     assert set(again.states) == {"init", "early", "final"}
 
 
-def test_a_base_of_another_network_is_refused_naming_the_field(base, digits, cache):
-    path = next((cache / "compression").glob("base-*.pt"))
+def test_a_base_of_another_network_is_refused_naming_the_field(base, digits, private_cache):
+    path = next((private_cache / "compression").glob("base-*.pt"))
     other = ResNetConfig((4, 8, 16), 1, digits.in_channels, digits.num_classes)
     with pytest.raises(BaseMismatch, match=r"config\.widths: \[4, 8, 8\] there, \[4, 8, 16\] here"):
         load_base(digits, other, BASE_RECIPE, 0, path=path)
@@ -67,11 +59,11 @@ def test_a_base_of_another_network_is_refused_naming_the_field(base, digits, cac
     with pytest.raises(BaseMismatch, match=r"data\.val_size"):  # another split: the base saw validation images
         load_base(ImageClassification("digits", val_fraction=0.3), base.config, BASE_RECIPE, 0, path=path)
     with pytest.raises(BaseMismatch, match="no such file"):
-        load_base(digits, base.config, BASE_RECIPE, 0, path=cache / "missing.pt")
+        load_base(digits, base.config, BASE_RECIPE, 0, path=private_cache / "missing.pt")
 
 
-def test_a_corrupt_base_is_refused_by_its_checksum(base, digits, cache, tmp_path):
-    original = next((cache / "compression").glob("base-*.pt"))
+def test_a_corrupt_base_is_refused_by_its_checksum(base, digits, private_cache, tmp_path):
+    original = next((private_cache / "compression").glob("base-*.pt"))
     copy = tmp_path / original.name
     data = bytearray(original.read_bytes())
     data[len(data) // 2] ^= 0xFF
@@ -79,7 +71,7 @@ def test_a_corrupt_base_is_refused_by_its_checksum(base, digits, cache, tmp_path
     copy.with_suffix(".json").write_text(original.with_suffix(".json").read_text())
     with pytest.raises(BaseMismatch, match="sha256"):
         load_base(digits, base.config, BASE_RECIPE, 0, path=copy)
-    assert json.loads(copy.with_suffix(".json").read_text())["sha256"] != base_module.sha256(copy)
+    assert json.loads(copy.with_suffix(".json").read_text())["sha256"] != sha256(copy)
 
 
 def test_a_failed_base_training_leaves_nothing_behind(digits, tmp_path, monkeypatch):

@@ -44,6 +44,14 @@ TASK_SETTINGS = {
     "default": ({}, Recipe(epochs=1, batch_size=64, channels=8, data_fraction=0.02)),
     "digits": ({}, Recipe(epochs=1, batch_size=64, channels=8, data_fraction=0.2)),
     **{name: (_TINY_BASE, Recipe(epochs=1, batch_size=32, data_fraction=0.1)) for name in _COMPRESSION},
+    "knowledge-evolution": ({"dataset": "digits", "generations": (1, 2)},
+                            Recipe(epochs=2, batch_size=32, channels=8, task_options={"samples_per_class": 10})),
+    "multitask-branching": ({"dataset": "digits", "train_canvases": 200, "val_canvases": 64, "test_canvases": 64},
+                            Recipe(epochs=1, batch_size=32, channels=4)),
+    "metric": ({"dataset": "digits"}, Recipe(epochs=1, batch_size=32, channels=4, task_options={"embedding_dim": 8})),
+    "scan": ({"dataset": "digits"}, Recipe(epochs=2, batch_size=64, channels=8, data_fraction=0.2)),
+    "spectral-upconv": ({"dataset": "digits"}, Recipe(epochs=1, batch_size=32, channels=4, image_size=16,
+                                                      task_options={"detector_train": 60, "detector_test": 60})),
 }
 
 

@@ -102,6 +102,47 @@ def test_cli_search_on_a_task_writes_the_front(ray_session, tmp_path):
     assert summary["hypervolume"] == sorted(summary["hypervolume"])
 
 
+#: the tasks of the seed papers beyond compression (issue 13), each searched through the generic CLI path
+PART_TWO = ("metric", "knowledge-evolution", "spectral-upconv", "multitask-branching", "scan")
+
+
+def _cli_settings(name: str) -> list[str]:
+    """The conformance kit's small settings of ``name`` as ``--task-option`` and ``--recipe`` arguments."""
+    from dataclasses import fields
+
+    from nasframe.tasks import Recipe
+    from tests.test_conformance import TASK_SETTINGS
+
+    options, recipe = TASK_SETTINGS[name]
+    args = [arg for key, value in options.items()
+            for arg in ("--task-option", f"{key}={json.dumps(list(value) if isinstance(value, tuple) else value)}")]
+    default = Recipe()
+    for field in fields(Recipe):
+        value = getattr(recipe, field.name)
+        if field.name == "task_options":
+            args += [arg for key, v in value.items() for arg in ("--recipe", f"{key}={v}")]
+        elif value != getattr(default, field.name):
+            args += ["--recipe", f"{field.name}={value}"]
+    return args
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", PART_TWO)
+def test_cli_searches_every_part_two_task_as_tune_trials(ray_session, tmp_path, name):
+    out = tmp_path / "run"
+    done = CliRunner().invoke(main, ["search", "--task", name, "--searcher", "random", "--budget", "2",
+                                     "--batch-size", "2", *_cli_settings(name), "--out", str(out)])
+    assert done.exit_code == 0, done.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["evaluated"] == 2 and summary["failed"] == 0 and summary["task"] == name
+    assert any(p.name == "tune" for p in out.iterdir())  # the trials ran (and checkpointed) under Ray Tune
+
+
+def test_cli_names_a_task_option_the_task_does_not_take():
+    done = CliRunner().invoke(main, ["train", "--task", "scan", "--task-option", "colour=blue"])
+    assert done.exit_code == 2 and "--task-option" in done.output and "colour" in done.output
+
+
 def test_cli_refuses_task_options_without_a_task():
     done = CliRunner().invoke(main, ["search", "--objectives", "accuracy:max"])
     assert done.exit_code == 2 and "--objectives needs --task" in done.output

@@ -65,11 +65,25 @@ def benchmark(name: str, option: str = "NAME") -> Any:
         raise click.BadParameter(str(exc), param_hint=option) from None
 
 
-def task(name: str, data: str | None) -> Any:
-    """A registered training task, reading its data from ``data`` where given."""
+def task(name: str, data: str | None, options: tuple[str, ...] = ()) -> Any:
+    """A registered training task, reading its data from ``data`` where given, built with ``KEY=VALUE``
+    ``options`` (``--task-option dataset=digits``; a value is read as JSON where it parses, else as text)."""
     from nasframe.tasks import load_task
 
-    return load_task(name, **({"path": data} if data else {}))
+    built: dict[str, Any] = {"path": data} if data else {}
+    for item in options:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="--task-option")
+        try:
+            built[key.strip()] = json.loads(text)
+        except json.JSONDecodeError:
+            built[key.strip()] = text
+    try:
+        return load_task(name, **built)
+    except TypeError as exc:  # an option the task's constructor does not take
+        raise click.BadParameter(f"task {name!r} does not take these options: {exc}",
+                                 param_hint="--task-option") from None
 
 
 def recipe(items: tuple[str, ...], task: Any = None, **defaults: Any) -> Any:

@@ -39,6 +39,8 @@ def list_searchers() -> None:
 @click.option("--task", "task_name", default=None,
               help="Search by training on this task (`nasframe tasks`) instead of querying --benchmark.")
 @click.option("--data", default=None, help="With --task: the dataset folder where the task reads one.")
+@click.option("--task-option", "task_options", multiple=True, metavar="KEY=VALUE",
+              help="With --task: an option of the task's constructor (e.g. dataset=digits), repeatable.")
 @click.option("--space", "space_name", default=None, help="With --task: a registered space (default: the task's).")
 @click.option("--objectives", default=None, metavar="NAME:DIR,...",
               help="With --task: objectives, e.g. accuracy:max,flops:min (default: the task's first).")
@@ -50,7 +52,7 @@ def list_searchers() -> None:
               help="With --task: stop the weaker trials of each batch early (Ray Tune's ASHA over the epochs).")
 def search(bench_name: str, searcher_name: str, budget: int, seed: int, batch_size: int, out_dir: str | None,
            address: str | None, storage: str | None, task_name: str | None, data: str | None,
-           space_name: str | None, objectives: str | None, weights: str | None, recipe_items: tuple[str, ...],
+           task_options: tuple[str, ...], space_name: str | None, objectives: str | None, weights: str | None, recipe_items: tuple[str, ...],
            asha: bool) -> None:
     """Run one search on a benchmark (or, with --task, by real trainings); print the best, write history and plot."""
     from pathlib import Path
@@ -58,9 +60,9 @@ def search(bench_name: str, searcher_name: str, budget: int, seed: int, batch_si
     if task_name is not None:
         from nasframe.cli.training import search_on_task
 
-        return search_on_task(task_name, data, space_name, searcher_name, budget, seed, batch_size, out_dir,
-                              address, storage, objectives, weights, recipe_items, asha)
-    for given, option in ((data, "--data"), (space_name, "--space"), (objectives, "--objectives"),
+        return search_on_task(task_name, data, task_options, space_name, searcher_name, budget, seed, batch_size,
+                              out_dir, address, storage, objectives, weights, recipe_items, asha)
+    for given, option in ((data, "--data"), (task_options, "--task-option"), (space_name, "--space"), (objectives, "--objectives"),
                           (weights, "--weights"), (recipe_items, "--recipe"), (asha, "--asha")):
         if given:
             raise click.UsageError(f"{option} needs --task (a benchmark fixes its space, data and objective)")

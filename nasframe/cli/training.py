@@ -23,6 +23,8 @@ def list_tasks() -> None:
 @click.command("train")
 @click.option("--task", "task_name", default="fashion-mnist", show_default=True, help="A registered task.")
 @click.option("--data", default=None, help="Dataset folder (Fashion-MNIST IDX files, cifar-10-batches-py).")
+@click.option("--task-option", "task_options", multiple=True, metavar="KEY=VALUE",
+              help="An option of the task's constructor (e.g. dataset=digits), repeatable.")
 @click.option("--space", "space_name", default=None, help="A registered space (default: the task's own).")
 @click.option("--arch", "arch_text", default=None, help="Architecture JSON (default: a random one, --seed).")
 @click.option("--recipe", "recipe_items", multiple=True, metavar="FIELD=VALUE", help="Recipe fields, repeatable.")
@@ -33,7 +35,7 @@ def list_tasks() -> None:
 @click.option("--address", default=None,
               help="Train as one task of this Ray cluster (on a GPU when it has one; the epochs print at the end). "
                    "--checkpoint must then be storage the cluster's nodes see.")
-def train(task_name, data, space_name, arch_text, recipe_items, checkpoint, seed, threads, address) -> None:
+def train(task_name, data, task_options, space_name, arch_text, recipe_items, checkpoint, seed, threads, address) -> None:
     """Train one architecture on a task; print its per-epoch metrics, then its objectives as JSON."""
     import torch
 
@@ -41,7 +43,7 @@ def train(task_name, data, space_name, arch_text, recipe_items, checkpoint, seed
 
     if threads:
         torch.set_num_threads(threads)
-    task = inputs.task(task_name, data)
+    task = inputs.task(task_name, data, task_options)
     space_obj = inputs.space(space_name) if space_name else task.search_space()
     recipe = inputs.recipe(recipe_items, task)
     arch = (inputs.architecture(space_obj, arch_text) if arch_text
@@ -98,8 +100,8 @@ def _train_on_ray(address: str, task, recipe, seed: int, space_obj, arch, checkp
         return ray.get(remote.remote(task, recipe, seed, space_obj, arch.to_json(), folder, int(resources["cpu"])))
 
 
-def search_on_task(task_name, data, space_name, searcher_name, budget, seed, batch_size, out_dir, address, storage,
-                   objectives_text, weights_text, recipe_items, asha) -> None:
+def search_on_task(task_name, data, task_options, space_name, searcher_name, budget, seed, batch_size, out_dir,
+                   address, storage, objectives_text, weights_text, recipe_items, asha) -> None:
     """``nasframe search --task``: real trainings as Ray Tune trials; the Pareto front with several objectives."""
     from pathlib import Path
 
@@ -108,7 +110,7 @@ def search_on_task(task_name, data, space_name, searcher_name, budget, seed, bat
     from nasframe.task_search import plot_front, search_task
 
     inputs.searcher(searcher_name)
-    task = inputs.task(task_name, data)
+    task = inputs.task(task_name, data, task_options)
     space_obj = inputs.space(space_name) if space_name else task.search_space()
     objectives = parse_objectives(objectives_text, task) if objectives_text else task.objectives[:1]
     weights = inputs.numbers(weights_text, "--weights") if weights_text else None
@@ -131,8 +133,8 @@ def search_on_task(task_name, data, space_name, searcher_name, budget, seed, bat
     frame = result.history.to_frame()
     frame.to_csv(out / "history.csv", index=False)
     result.front.to_csv(out / "pareto.csv", index=False)
-    summary = {"task": task.name, "space": space_obj.name, "searcher": searcher_name, "seed": seed, "budget": budget,
-               "objectives": [str(o) for o in objectives], "recipe": recipe.to_dict(),
+    summary = {"task": task.name, "task_options": list(task_options), "space": space_obj.name,
+               "searcher": searcher_name, "seed": seed, "budget": budget, "objectives": [str(o) for o in objectives], "recipe": recipe.to_dict(),
                **result.history.summary(), "front_size": len(result.front), "reference": result.reference.tolist(),
                "hypervolume": result.hypervolume.tolist()}
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))

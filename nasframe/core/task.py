@@ -188,6 +188,18 @@ class Task(ABC):
         or buffers) so that a checkpoint holds it. Default: nothing.
         """
 
+    def restart_epochs(self, space: SearchSpace, arch: Architecture, recipe: Any) -> tuple[int, ...]:
+        """Epochs (0-based, after the first) at whose start the trainer restarts the optimiser and the schedule.
+
+        For multi-stage methods whose stages are each a full training (Knowledge
+        Evolution's generations): one cosine over all the stages would train
+        the later ones at a vanishing learning rate. At each such epoch the
+        trainer clears the optimiser's state (momentum, Adam's moments) and
+        runs the recipe's schedule over each cycle on its own. Default: none,
+        one cycle over the recipe's epochs (the trainer is then unchanged).
+        """
+        return ()
+
     @abstractmethod
     def loss(self, model: "torch.nn.Module", batch: tuple) -> "torch.Tensor":
         """The scalar loss of one training batch (called under the trainer's autocast)."""

@@ -28,6 +28,12 @@ for _name in DATASET_READERS:
 for _name in ("hrank", "filtersketch", "l1", "random"):
     TASKS.register(f"prune-{_name}", f"nasframe.tasks.compression.tasks:{_name}_task")
 TASKS.register("lottery", "nasframe.tasks.compression.tasks:LotteryTicket")
+# the tasks of the seed papers beyond compression (docs/TASKS.md), by import string as well
+TASKS.register("metric", "nasframe.tasks.metric.task:MetricLearning")
+TASKS.register("knowledge-evolution", "nasframe.tasks.knowledge_evolution.task:KnowledgeEvolution")
+TASKS.register("spectral-upconv", "nasframe.tasks.spectral.task:SpectralUpconv")
+TASKS.register("multitask-branching", "nasframe.tasks.multitask.task:MultitaskBranching")
+TASKS.register("scan", "nasframe.tasks.scan.task:ScanClustering")
 
 
 def load_task(name: str, **options: Any) -> ImageClassification:

@@ -182,8 +182,15 @@ class Trainer:
         r = self.recipe
         model = self.build(space, arch)
         optimizer = self._optimizer(model)
-        schedule = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=r.epochs)
-                    if r.schedule == "cosine" else torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0))
+        restarts = tuple(sorted(set(self.task.restart_epochs(space, arch, r))))
+        if any(not 0 < e < r.epochs for e in restarts):
+            raise UserError(f"task {self.task.name!r}: restart epochs {restarts} must lie in 1..{r.epochs - 1}")
+        if r.schedule != "cosine":
+            schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
+        elif restarts:  # one cosine per cycle (the single-cycle path below is kept as it was, bit for bit)
+            schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, CyclicCosine((0, *restarts), r.epochs))
+        else:
+            schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=r.epochs)
         return _Run(
             fingerprint=self.fingerprint(space, arch),
             model=model,
@@ -194,6 +201,7 @@ class Trainer:
             subset=self.task.training_subset(r.data_fraction),
             params=sum(p.numel() for p in model.parameters() if p.requires_grad),
             costs=self.task.costs(model, space, arch, r),
+            restarts=restarts,
         )
 
     def _epoch(self, run: "_Run", epoch: int) -> dict[str, Any]:
@@ -201,6 +209,8 @@ class Trainer:
         r = self.recipe
         began = time.perf_counter()
         self.task.before_epoch(run.model, epoch, r)
+        if epoch in run.restarts:  # a new cycle starts as a fresh optimiser would (the schedule restarts itself)
+            run.optimizer.state.clear()
         run.model.train()
         loss_sum = torch.zeros((), device=self.device)
         seen = 0
@@ -244,6 +254,19 @@ class Trainer:
         return metrics
 
 
+class CyclicCosine:
+    """The cosine schedule's factor, restarted at every cycle start: ``(1 + cos(pi t / T)) / 2`` with ``t``
+    the epochs since the cycle began and ``T`` its length (a callable object, so LambdaLR checkpoints it)."""
+
+    def __init__(self, starts: tuple[int, ...], epochs: int) -> None:
+        self.starts, self.epochs = tuple(starts), int(epochs)
+
+    def __call__(self, epoch: int) -> float:
+        start = max(s for s in self.starts if s <= epoch)
+        end = min([s for s in self.starts if s > start] + [self.epochs])
+        return 0.5 * (1.0 + math.cos(math.pi * min(epoch - start, end - start) / (end - start)))
+
+
 @dataclass
 class _Run:
     """Everything a training carries from epoch to epoch: what a checkpoint holds."""
@@ -261,6 +284,8 @@ class _Run:
     history: list[dict[str, Any]] = field(default_factory=list)
     #: epochs finished
     epoch: int = 0
+    #: epochs at which the optimiser's state is cleared (``Task.restart_epochs``)
+    restarts: tuple[int, ...] = ()
 
     def restore(self, path: Path) -> None:
         """Continue from the checkpoint at ``path``; refuse one of another training."""

@@ -20,8 +20,6 @@ retrained.
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,15 +27,13 @@ from typing import Any
 
 import torch
 
-from benchmarks.provenance import sha256
 from nasframe.core.errors import UserError
-from nasframe.core.files import atomic_file
 from nasframe.core.task import Task
+from nasframe.tasks.artifacts import cache_path, read_record, write_artifact
 from nasframe.tasks.delegate import ImageDelegate
 from nasframe.tasks.compression.resnet import ResNet, ResNetConfig
 from nasframe.tasks.compression.space import PruneRatioSpace
 from nasframe.tasks.recipe import Recipe
-from search_spaces.nb101.enumeration import cache_dir
 
 #: the weight sets a cached base holds
 STATES = ("init", "early", "final")
@@ -100,27 +96,7 @@ def identity(images: Task, config: ResNetConfig, recipe: Recipe, seed: int) -> d
 
 
 def default_path(images: Task, ident: dict[str, Any]) -> Path:
-    key = hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()[:16]
-    return cache_dir() / "compression" / f"base-{images.name}-{key}.pt"
-
-
-def _flat(data: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(data, dict):
-        return {k: v for key, value in data.items() for k, v in _flat(value, f"{prefix}{key}.").items()}
-    return {prefix.rstrip("."): data}
-
-
-def check_record(path: Path, record: dict[str, Any], ident: dict[str, Any]) -> None:
-    """Refuse a base whose bytes differ from its recorded checksum, or whose record is of another base."""
-    if record.get("sha256") != sha256(path):
-        raise BaseMismatch(f"base network {path}: its sha256 differs from the one recorded in "
-                           f"{path.with_suffix('.json').name} (corrupt or replaced); delete both to retrain")
-    stored, given = _flat(json.loads(json.dumps(record.get("identity", {}), default=str))), \
-        _flat(json.loads(json.dumps(ident, default=str)))
-    differing = [f"{k}: {stored.get(k, 'not set')!r} there, {given.get(k, 'not set')!r} here"
-                 for k in sorted(set(stored) | set(given)) if stored.get(k) != given.get(k)]
-    if differing:
-        raise BaseMismatch(f"base network {path} is of another network or training: " + "; ".join(differing))
+    return cache_path("compression", f"base-{images.name}", ident)
 
 
 def _read(path: Path, config: ResNetConfig) -> dict[str, dict[str, torch.Tensor]]:
@@ -167,23 +143,13 @@ def load_base(images: Task, config: ResNetConfig, recipe: Recipe, seed: int = 0,
     ident = identity(images, config, recipe, seed)
     given = path is not None
     path = Path(path) if given else default_path(images, ident)
-    record_path = path.with_suffix(".json")
-    if path.is_file() and record_path.is_file():
-        try:
-            record = json.loads(record_path.read_text())
-        except json.JSONDecodeError as exc:
-            raise BaseMismatch(f"base record {record_path} is not valid JSON ({exc})") from None
-        check_record(path, record, ident)
+    record = read_record(path, ident, BaseMismatch, "base network")
+    if record is not None:
         return BaseNetwork(config, _read(path, config), record)
     if given:
-        raise BaseMismatch(f"base network {path}: no such file with its record {record_path.name}")
+        raise BaseMismatch(f"base network {path}: no such file with its record {path.with_suffix('.json').name}")
     states, accuracy = train_base(images, config, recipe, seed, device)
-    with atomic_file(path) as handle:
-        torch.save(states, handle)
-    record = {"identity": ident, "sha256": sha256(path), "val_accuracy": accuracy}
-    with atomic_file(record_path, "w") as handle:
-        json.dump(record, handle, indent=1, sort_keys=True, default=str)
-    return BaseNetwork(config, states, record)
+    return BaseNetwork(config, states, write_artifact(path, states, ident, val_accuracy=accuracy))
 
 
-__all__ = ["STATES", "BaseMismatch", "BaseNetwork", "check_record", "identity", "load_base", "train_base"]
+__all__ = ["STATES", "BaseMismatch", "BaseNetwork", "identity", "load_base", "train_base"]
