@@ -4,7 +4,8 @@ What is asserted: the pieces (losses, neighbour mining, Hungarian accuracy,
 views) on hand-made inputs whose answer is known; one training switches
 stage and mines neighbours that are other training images; a killed and
 resumed training is the uninterrupted one; training never reads a label;
-every bad option is refused naming it.
+every bad option is refused naming it; each stage restarts the optimiser,
+and self-labelling learns from confident images only.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ import nasframe as nf
 from nasframe.core.errors import InvalidSetting
 from nasframe.tasks import Recipe, Trainer
 from nasframe.tasks.scan.clustering import cluster_accuracy, cluster_scores, kmeans_clusters, mine_neighbours
-from nasframe.tasks.scan.losses import nt_xent, scan_loss
-from nasframe.tasks.scan.model import CLUSTERING, PRETEXT
+from nasframe.tasks.scan.losses import nt_xent, scan_loss, self_label_loss
+from nasframe.tasks.scan.model import CLUSTERING, PRETEXT, SELF_LABELLING
 from nasframe.tasks.scan.task import ScanClustering
 from nasframe.tasks.scan.views import simclr_view
 
@@ -78,6 +79,18 @@ def test_scan_loss_of_confident_agreeing_balanced_clusters():
     assert collapsed.item() == pytest.approx(0.0, abs=1e-4)  # everything in one cluster: no entropy reward
     disagreeing = scan_loss(logits, logits.roll(1, dims=1), entropy_weight=0.0)
     assert disagreeing.item() > 10  # an image and its neighbour in different clusters: -log(~0)
+
+
+def test_self_labelling_trains_only_confident_images_on_their_cluster_balanced():
+    weak = torch.tensor([[9.0, 0.0, 0.0], [9.0, 0.0, 0.0], [9.0, 0.0, 0.0], [0.0, 9.0, 0.0], [1.0, 1.0, 1.0]])
+    strong = torch.randn(5, 3, generator=torch.Generator().manual_seed(0), requires_grad=True)
+    loss = self_label_loss(weak, strong, confidence=0.99)
+    # the unsure fifth image is left out; cluster 0 (3 images) and cluster 1 (1 image) weigh 5/3 and 5
+    weights, labels = torch.tensor([5 / 3, 5.0, 1.0]), torch.tensor([0, 0, 0, 1])
+    assert loss.item() == pytest.approx(torch.nn.functional.cross_entropy(strong[:4], labels, weight=weights).item())
+    loss.backward()
+    assert strong.grad[4].abs().sum() == 0 and strong.grad[:4].abs().sum() > 0
+    assert self_label_loss(weak, strong, confidence=0.9999999).item() == 0.0  # nobody that sure: nothing learnt
 
 
 def test_neighbours_are_the_nearest_others_never_oneself():
@@ -159,7 +172,8 @@ def test_mined_neighbours_share_the_digit_far_more_often_than_chance(task, space
 
 
 def test_a_resumed_training_equals_the_uninterrupted_one(task, space, arch, tmp_path):
-    recipe = RECIPE.replace(epochs=3, task_options={"neighbours": 5, "pretext_epochs": 1})
+    recipe = RECIPE.replace(epochs=4, task_options={"neighbours": 5, "pretext_epochs": 1, "selflabel_epochs": 1,
+                                                     "confidence": 0.2})
     whole = Trainer(task, recipe, device="cpu", seed=0).fit(space, arch)
 
     def stop_after(epochs):
@@ -168,12 +182,31 @@ def test_a_resumed_training_equals_the_uninterrupted_one(task, space, arch, tmp_
                 raise KeyboardInterrupt
         return callback
 
-    for epochs in (1, 2):  # killed at the switch (neighbours not yet mined), then in the SCAN stage
+    # the self-labelling stage trained something (its confidence is low enough for these few epochs)
+    assert whole.history[-1]["train_loss"] > 0
+    # killed at the switch (neighbours not yet mined), in the SCAN stage, before self-labelling
+    for epochs in (1, 2, 3):
         with pytest.raises(KeyboardInterrupt):
             Trainer(task, recipe, device="cpu", seed=0).fit(space, arch, checkpoint_dir=tmp_path,
                                                             on_epoch=stop_after(epochs))
     resumed = Trainer(task, recipe, device="cpu", seed=0).fit(space, arch, checkpoint_dir=tmp_path)
     assert _results(resumed.history) == _results(whole.history)
+
+
+def test_each_stage_restarts_the_optimiser_and_self_labelling_sees_unaugmented_anchors(task, space, arch):
+    recipe = RECIPE.replace(epochs=5, task_options={"neighbours": 5, "pretext_epochs": 2, "selflabel_epochs": 1})
+    assert task.restart_epochs(space, arch, recipe) == (2, 4)
+    assert task.restart_epochs(space, arch, RECIPE.replace(epochs=1)) == ()  # SCAN from the start: one stage
+    model = Trainer(task, recipe, device="cpu").build(space, arch)
+    stages = []
+    for epoch in range(5):
+        task.before_epoch(model, epoch, recipe)
+        stages.append(int(model.stage))
+    assert stages == [PRETEXT, PRETEXT, CLUSTERING, CLUSTERING, SELF_LABELLING]
+    subset = task.training_subset(recipe.data_fraction)
+    first, second, rows = next(task.train_batches(recipe, torch.Generator().manual_seed(0), subset))
+    assert torch.equal(first, task.images.prepare(task.images.train.x[rows.numpy()], recipe))  # the weak view
+    assert not torch.allclose(first, second)  # the strong view of the same images
 
 
 def test_training_never_reads_a_label(task, space, arch):
@@ -202,6 +235,10 @@ def test_trains_under_a_cheap_bpe_recipe(task, space, arch):
     ({"temperature": 0.0}, "temperature"),
     ({"entropy_weight": -1.0}, "entropy_weight"),
     ({"feature_dim": 1}, "feature_dim"),
+    ({"selflabel_epochs": 1, "pretext_epochs": 1}, "selflabel_epochs"),  # 2 epochs: none left for SCAN
+    ({"selflabel_epochs": -1}, "selflabel_epochs"),
+    ({"confidence": 1.0}, "confidence"),
+    ({"confidence": float("nan")}, "confidence"),
 ])
 def test_bad_options_are_refused_naming_them(task, space, arch, options, field):
     recipe = RECIPE.replace(task_options=options)

@@ -179,7 +179,8 @@ def test_task_refuses_settings_naming_them(digits_task):
     space = digits_task.search_space()
     with pytest.raises(InvalidSetting, match="image_size"):
         digits_task.check_trainable(UpsamplingSpace(3), Recipe(image_size=6))
-    for option, value in [("latent", -1), ("detector_train", 2), ("detector_test", 3), ("spectral_target", "x")]:
+    for option, value in [("latent", -1), ("detector_train", 2), ("detector_test", 3), ("spectral_target", "x"),
+                          ("spectral_warmup", -1), ("spectral_warmup", 4)]:  # 4: not below Recipe's 4 epochs
         with pytest.raises(InvalidSetting, match=option):
             digits_task.check_trainable(space, Recipe(task_options={option: value}))
     with pytest.raises(InvalidSetting, match="UpsamplingSpace, not the space 'nb101'"):
@@ -255,3 +256,22 @@ def test_training_with_the_spectral_loss_under_bfloat16_and_cutout(digits_task):
     digits_task.check_trainable(space, recipe)
     result = Trainer(digits_task, recipe, device="cpu", seed=0).fit(space, space.validate((OPS[2:], 10.0)))
     assert np.isfinite(result.train_loss) and 0.5 <= result.objectives["detector_accuracy"] <= 1
+
+
+def test_spectral_warmup_trains_the_first_epochs_on_the_pixel_loss_alone(digits_task):
+    """With ``spectral_warmup=1`` the first epoch's loss is the pixel loss alone, the second adds the spectral
+    term (the same seed without the weight gives the identical first epoch, and a different second)."""
+    space = digits_task.search_space()
+    recipe = Recipe(epochs=2, batch_size=64, lr=0.003, optimizer="adam", channels=4,
+                    task_options={"latent": 0, "spectral_warmup": 1, "detector_train": 50, "detector_test": 50})
+    losses = {}
+    for weight in (0.0, 10.0):
+        result = Trainer(digits_task, recipe, device="cpu", seed=0).fit(space, space.validate((OPS[:2], weight)))
+        losses[weight] = [h["train_loss"] for h in result.history]
+    assert losses[10.0][0] == pytest.approx(losses[0.0][0], rel=1e-6)
+    assert losses[10.0][1] > losses[0.0][1] + 0.01  # the spectral term (about 0.4 x 10) now counts
+    model = digits_task.build_model(space, space.validate((OPS[:2], 10.0)), recipe, {})
+    digits_task.before_epoch(model, 0, recipe)
+    x = torch.rand(4, 1, 8, 8)
+    with torch.no_grad():
+        assert float(digits_task.loss(model, (x,))) == pytest.approx(float(F.mse_loss(model(x), x)))

@@ -200,6 +200,17 @@ class Task(ABC):
         """
         return ()
 
+    def param_groups(self, model: "torch.nn.Module", recipe: Any) -> list[dict[str, Any]] | None:
+        """The optimiser's parameter groups, or None (default): one group of all parameters at the recipe's rate.
+
+        Each group is ``{"params": [...], "lr_scale": s}``: the trainer gives it
+        ``s`` times the recipe's learning rate (the schedule scales every group
+        alike); other keys (``weight_decay``...) pass to the optimiser as
+        they are. The groups must hold every trainable parameter exactly once.
+        For parameters that need their own rate, such as ProxyNCA's proxies.
+        """
+        return None
+
     @abstractmethod
     def loss(self, model: "torch.nn.Module", batch: tuple) -> "torch.Tensor":
         """The scalar loss of one training batch (called under the trainer's autocast)."""

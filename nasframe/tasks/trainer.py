@@ -116,11 +116,32 @@ class Trainer:
 
     def _optimizer(self, model: torch.nn.Module) -> torch.optim.Optimizer:
         r = self.recipe
+        groups = self.task.param_groups(model, r)
+        params = model.parameters() if groups is None else self._param_groups(model, groups)
         if r.optimizer == "sgd":
-            return torch.optim.SGD(model.parameters(), lr=r.lr, momentum=r.momentum, weight_decay=r.weight_decay,
+            return torch.optim.SGD(params, lr=r.lr, momentum=r.momentum, weight_decay=r.weight_decay,
                                    nesterov=r.momentum > 0)
         cls = torch.optim.Adam if r.optimizer == "adam" else torch.optim.AdamW
-        return cls(model.parameters(), lr=r.lr, weight_decay=r.weight_decay)
+        return cls(params, lr=r.lr, weight_decay=r.weight_decay)
+
+    def _param_groups(self, model: torch.nn.Module, groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The task's groups (``Task.param_groups``) for the optimiser: ``lr_scale`` times the recipe's rate;
+        refused unless they hold every trainable parameter of ``model``, each once, and nothing else."""
+        built, seen = [], []
+        for group in groups:
+            rest = {k: v for k, v in group.items() if k not in ("params", "lr_scale")}
+            scale = float(group.get("lr_scale", 1.0))
+            if not (math.isfinite(scale) and scale > 0):
+                raise UserError(f"task {self.task.name!r}: parameter group lr_scale must be > 0, got {scale}")
+            built.append({"params": list(group["params"]), "lr": self.recipe.lr * scale, **rest})
+            seen += [id(p) for p in built[-1]["params"]]
+        owned = {id(p) for p in model.parameters()}
+        trainable = {id(p) for p in model.parameters() if p.requires_grad}
+        if len(set(seen)) != len(seen) or not trainable <= set(seen) <= owned:
+            raise UserError(f"task {self.task.name!r}: its parameter groups hold {len(seen)} parameters "
+                            f"({len(set(seen))} distinct), the model has {len(trainable)} trainable ones; "
+                            f"each must be in exactly one group")
+        return built
 
     def _autocast(self):
         if self.recipe.precision == "32":

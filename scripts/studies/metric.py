@@ -62,6 +62,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--noise-loss", default="triplet", help="the loss of the SVMax comparison")
     parser.add_argument("--temperatures", default="",
                         help="ProxyNCA temperatures besides the task's default 1/9, e.g. 1 (the paper's)")
+    parser.add_argument("--proxy-lr-scales", default="",
+                        help="proxy_lr_scale values besides 1 (each crossed with every temperature), e.g. 10,100")
+    parser.add_argument("--proxy-variants", default="",
+                        help="instead of the crossing: ProxyNCA runs as temperature:proxy_lr_scale pairs, e.g. "
+                             "0.111111:1,0.111111:10,1:1 (a value equal to the task's default is left out)")
+    parser.add_argument("--no-noise", action="store_true", help="only the convergence runs (no SVMax comparison)")
     parser.add_argument("--arch", default=json.dumps(RESNET_CELL),
                         help="NB101 cell as JSON ({matrix, ops}); 'sample': space.sample's first with seed 0")
     parser.add_argument("--out", default="results/metric-study.json")
@@ -108,7 +114,7 @@ def previous_runs(path: Path, args: argparse.Namespace) -> list[dict[str, Any]]:
 
 
 #: settings that only add or select runs: an earlier study that differs in them still has reusable runs
-REUSABLE = ("out", "seeds", "temperatures")
+REUSABLE = ("out", "seeds", "temperatures", "proxy_lr_scales", "proxy_variants", "no_noise")
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -117,10 +123,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     out = Path(args.out)
     done = previous_runs(out, args)
     results: dict[str, Any] = {"settings": vars(args), "task": repr(task), "runs": []}
-    plan = [{"loss": "triplet"}, {"loss": "proxynca"},
-            *({"loss": "proxynca", "temperature": float(t)} for t in filter(None, args.temperatures.split(","))),
-            {"loss": args.noise_loss, "label_noise": args.noise},
-            {"loss": args.noise_loss, "label_noise": args.noise, "svmax": args.svmax}]
+    plan = [{"loss": "triplet"}, *proxy_plan(args)]
+    if not args.no_noise:
+        plan += [{"loss": args.noise_loss, "label_noise": args.noise},
+                 {"loss": args.noise_loss, "label_noise": args.noise, "svmax": args.svmax}]
     for seed in seeds:
         for options in plan:
             earlier = [r for r in done if r["seed"] == seed and r["options"] == options]
@@ -130,6 +136,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     results["summary"] = summarise(results["runs"], seeds, args)
     save(results, out)
     return results
+
+
+def proxy_plan(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """The ProxyNCA runs: the task's default temperature and ``--temperatures`` x scale 1 and ``--proxy-lr-scales``
+    or the pairs of ``--proxy-variants`` (an option at its default is left out, so earlier studies' runs are found
+    again)."""
+    if args.proxy_variants:
+        pairs = [tuple(float(v) for v in pair.split(":")) for pair in args.proxy_variants.split(",")]
+        return [{"loss": "proxynca", **({"temperature": t} if not math.isclose(t, 1 / 9, rel_tol=1e-5) else {}),
+                 **({"proxy_lr_scale": s} if s != 1.0 else {})} for t, s in pairs]
+    temperatures = [{}, *({"temperature": float(t)} for t in filter(None, args.temperatures.split(",")))]
+    scales = [{}, *({"proxy_lr_scale": float(s)} for s in filter(None, args.proxy_lr_scales.split(",")))]
+    return [{"loss": "proxynca", **t, **s} for t in temperatures for s in scales]
 
 
 def summarise(runs: list[dict[str, Any]], seeds: list[int], args: argparse.Namespace) -> dict[str, Any]:
@@ -142,9 +161,13 @@ def summarise(runs: list[dict[str, Any]], seeds: list[int], args: argparse.Names
         target = triplet["val_recall_at_1"][-1]
         for proxy in (r for r in runs if r["seed"] == seed and r["options"].get("loss") == "proxynca"):
             convergence.append({"seed": seed, "temperature": proxy["options"].get("temperature", 1 / 9),
+                                "proxy_lr_scale": proxy["options"].get("proxy_lr_scale", 1.0),
+                                "proxynca_curve": proxy["val_recall_at_1"],
                                 "triplet_final": target, "proxynca_final": proxy["val_recall_at_1"][-1],
                                 "triplet_epochs": epochs_to_reach(triplet["val_recall_at_1"], target),
                                 "proxynca_epochs": epochs_to_reach(proxy["val_recall_at_1"], target)})
+        if args.no_noise:
+            continue
         off = find(seed, loss=args.noise_loss, label_noise=args.noise)
         on = find(seed, loss=args.noise_loss, label_noise=args.noise, svmax=args.svmax)
         noise.append({"seed": seed, **{f"{key}_{tag}": run[key] for key in ("test_recall_at_1", "test_nmi")
@@ -157,16 +180,28 @@ def summarise(runs: list[dict[str, Any]], seeds: list[int], args: argparse.Names
 
 def print_tables(summary: dict[str, Any], args: argparse.Namespace) -> None:
     print("\nconvergence: first epoch reaching the triplet loss's final val Recall@1")
-    print("| seed | ProxyNCA temperature | triplet final R@1 | ProxyNCA final R@1 | triplet epochs | ProxyNCA epochs |")
-    print("| --- | --- | --- | --- | --- | --- |")
+    print("| seed | temperature | proxy lr scale | triplet final R@1 | ProxyNCA final R@1 | triplet epochs "
+          "| ProxyNCA epochs | ProxyNCA R@1 per epoch |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for row in summary["convergence"]:
-        print(f"| {row['seed']} | {row['temperature']:.3g} | {row['triplet_final']:.4f} | "
+        curve = " ".join(f"{v:.3f}" for v in row["proxynca_curve"])
+        print(f"| {row['seed']} | {row['temperature']:.3g} | {row['proxy_lr_scale']:g} | {row['triplet_final']:.4f} | "
               f"{row['proxynca_final']:.4f} | "
-              f"{row['triplet_epochs']} | {row['proxynca_epochs'] or 'never'} |")
+              f"{row['triplet_epochs']} | {row['proxynca_epochs'] or 'never'} | {curve} |")
+    rows = summary["noise"]
+    if rows:
+        print_noise_table(rows, args)
+    b = summary["bounds"]
+    inside = b["lower"] <= b["seen_min"] and b["seen_max"] <= b["upper"] * (1 + 1e-4)
+    print(f"\nmean singular value: bounds [{b['lower']:.4f}, {b['upper']:.4f}], seen [{b['seen_min']:.4f}, "
+          f"{b['seen_max']:.4f}] ({'inside' if inside else 'OUTSIDE'})")
+    assert math.isfinite(b["seen_min"]) and inside
+
+
+def print_noise_table(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
     print(f"\nSVMax {args.svmax} under label noise {args.noise} ({args.noise_loss}), test split")
     print("| seed | R@1 off | R@1 on | diff | NMI off | NMI on | diff |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
-    rows = summary["noise"]
     for row in rows:
         print(f"| {row['seed']} | {row['test_recall_at_1_off']:.4f} | {row['test_recall_at_1_on']:.4f} | "
               f"{row['test_recall_at_1_on'] - row['test_recall_at_1_off']:+.4f} | {row['test_nmi_off']:.4f} | "
@@ -175,11 +210,6 @@ def print_tables(summary: dict[str, Any], args: argparse.Namespace) -> None:
     print(f"| mean | {mean['test_recall_at_1_off']:.4f} | {mean['test_recall_at_1_on']:.4f} | "
           f"{mean['test_recall_at_1_on'] - mean['test_recall_at_1_off']:+.4f} | {mean['test_nmi_off']:.4f} | "
           f"{mean['test_nmi_on']:.4f} | {mean['test_nmi_on'] - mean['test_nmi_off']:+.4f} |")
-    b = summary["bounds"]
-    inside = b["lower"] <= b["seen_min"] and b["seen_max"] <= b["upper"] * (1 + 1e-4)
-    print(f"\nmean singular value: bounds [{b['lower']:.4f}, {b['upper']:.4f}], seen [{b['seen_min']:.4f}, "
-          f"{b['seen_max']:.4f}] ({'inside' if inside else 'OUTSIDE'})")
-    assert math.isfinite(b["seen_min"]) and inside
 
 
 def main() -> None:

@@ -59,6 +59,7 @@ class MetricLearning(ImageDelegate):
         "svmax": 0.0,              # weight of SVMax's -s_mu; 0: off
         "margin": 0.2,             # triplet margin on squared distances (FaceNet's 0.2)
         "temperature": 1 / 9,      # ProxyNCA's distance scale; 1 is the paper's, 1/9 the usual reimplementation's
+        "proxy_lr_scale": 1.0,     # ProxyNCA's proxies learn at this multiple of the recipe's lr (ProxyNCA++: fast)
         "embedding_dim": 32,
         "label_noise": 0.0,        # share of training labels flipped to another seen class
         "images_per_class": 4,     # K of the P x K batches
@@ -132,6 +133,15 @@ class MetricLearning(ImageDelegate):
         check_network(space, recipe, self.images.in_channels, int(self.option(recipe, "embedding_dim")),
                       self.images.image_side)
 
+    def param_groups(self, model: torch.nn.Module, recipe: Any) -> list[dict[str, Any]] | None:
+        """ProxyNCA's proxies in a group of their own at ``proxy_lr_scale`` times the learning rate
+        (None, the trainer's single group, when there are no proxies or the scale is 1)."""
+        scale = float(self.option(recipe, "proxy_lr_scale"))
+        if model.proxies is None or scale == 1.0:
+            return None
+        network = [p for name, p in model.named_parameters() if name != "proxies"]
+        return [{"params": network}, {"params": [model.proxies], "lr_scale": scale}]
+
     def before_epoch(self, model: torch.nn.Module, epoch: int, recipe: Any) -> None:
         model.reset_singular_values()
 
@@ -186,7 +196,7 @@ def check_metric_options(options: dict[str, Any], batch_size: int) -> None:
     if options["loss"] not in LOSSES:
         raise bad("loss", f"one of {LOSSES}")
     for name, ok, why in (("svmax", lambda v: v >= 0, ">= 0 (0: off)"), ("margin", lambda v: v > 0, "> 0"),
-                          ("temperature", lambda v: v > 0, "> 0"),
+                          ("temperature", lambda v: v > 0, "> 0"), ("proxy_lr_scale", lambda v: v > 0, "> 0"),
                           ("label_noise", lambda v: 0 <= v < 1, "a fraction in [0, 1)")):
         value = options[name]
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not ok(value):

@@ -1,6 +1,6 @@
-"""The two losses of SCAN's single training: SimCLR's NT-Xent (pretext) and the SCAN clustering loss.
+"""The losses of SCAN's single training: SimCLR's NT-Xent (pretext), the SCAN clustering loss, self-labelling.
 
-Both are computed in float32 whatever the trainer's autocast: a softmax
+All are computed in float32 whatever the trainer's autocast: a softmax
 over a batch of similarities and a log of a product of probabilities lose
 too much in bfloat16.
 """
@@ -47,3 +47,24 @@ def scan_loss(anchors: torch.Tensor, neighbours: torch.Tensor, entropy_weight: f
     agreement = (p_anchor * p_neighbour).sum(dim=1)
     consistency = -agreement.clamp_min(EPSILON).log().mean()
     return consistency - entropy_weight * entropy(p_anchor.mean(dim=0))
+
+
+def self_label_loss(weak: torch.Tensor, strong: torch.Tensor, confidence: float) -> torch.Tensor:
+    """SCAN's self-labelling loss (arXiv 2005.12320, sec. 3.3) from the cluster logits of two views of a batch.
+
+    The images whose weakly augmented view is predicted with a probability
+    above ``confidence`` take that cluster as their label; the strongly
+    augmented view is trained on it by cross-entropy, each cluster weighted
+    by the inverse of its share of the confident images (the official
+    code's class balancing), so that the largest clusters do not grow by
+    self-training alone. No image confident: a zero loss (with a graph).
+    """
+    probabilities = weak.detach().float().softmax(dim=1)
+    top, labels = probabilities.max(dim=1)
+    confident = top > confidence
+    if not bool(confident.any()):
+        return strong.float().sum() * 0.0
+    labels = labels[confident]
+    counts = torch.bincount(labels, minlength=weak.shape[1]).float()
+    weights = torch.where(counts > 0, len(labels) / counts.clamp_min(1.0), torch.ones_like(counts))
+    return F.cross_entropy(strong[confident].float(), labels, weight=weights)

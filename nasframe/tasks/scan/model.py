@@ -10,8 +10,8 @@ from torch import nn
 
 from nasframe.tasks.scan.options import ScanSettings
 
-#: ``stage`` buffer values
-PRETEXT, CLUSTERING = 0, 1
+#: ``stage`` buffer values (self-labelling keeps the mined neighbours and the frozen baseline of the SCAN stage)
+PRETEXT, CLUSTERING, SELF_LABELLING = 0, 1, 2
 
 
 class ScanModel(nn.Module):
@@ -19,7 +19,7 @@ class ScanModel(nn.Module):
     clustering head over ``clusters``; ``forward`` returns the cluster logits (what is deployed).
 
     Buffers, all of fixed shape from the start (a checkpoint loads into a
-    freshly built model): ``stage`` (:data:`PRETEXT` or :data:`CLUSTERING`),
+    freshly built model): ``stage`` (:data:`PRETEXT`, :data:`CLUSTERING` or :data:`SELF_LABELLING`),
     ``neighbours`` (per training image, in the order of the task's training
     subset, the training-split indices of its mined neighbours) and
     ``pretext_clusters_<split>`` (the k-means clusters of the val and test
@@ -32,6 +32,7 @@ class ScanModel(nn.Module):
         feature_dim, clusters = settings.feature_dim, settings.clusters
         # the losses' constants, fixed by the recipe (which a checkpoint's fingerprint holds), not state
         self.temperature, self.entropy_weight = settings.temperature, settings.entropy_weight
+        self.confidence = settings.confidence
         self.backbone = backbone
         # SimCLR's head: the contrastive loss acts on its output, so the backbone's features keep more
         # than the augmentation-invariant part (Chen et al. 2020, sec. 4.2)
@@ -45,8 +46,13 @@ class ScanModel(nn.Module):
 
     @property
     def clustering(self) -> bool:
-        """Whether the SCAN stage has begun (neighbours mined)."""
-        return int(self.stage) == CLUSTERING
+        """Whether the SCAN stage has begun (neighbours mined; also true while self-labelling)."""
+        return int(self.stage) >= CLUSTERING
+
+    @property
+    def self_labelling(self) -> bool:
+        """Whether the self-labelling stage has begun."""
+        return int(self.stage) == SELF_LABELLING
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """The normalised pretext embedding: what NT-Xent trains, neighbours are mined on and k-means clusters."""

@@ -5,14 +5,20 @@ views of every image, :mod:`.views`). Before the first SCAN epoch
 :meth:`ScanClustering.before_epoch` mines every training image's
 ``neighbours`` nearest images in the pretext embedding and fits the
 k-means baseline on the same features, both kept as buffers of the model;
-the remaining epochs train the whole network with the SCAN loss between an
-image and a random one of its neighbours. A checkpoint holds the stage and
+the next epochs train the whole network with the SCAN loss between an
+image and a random one of its neighbours; the last ``selflabel_epochs``
+(0 by default) self-label: the confident predictions of the images become
+the targets of their strongly augmented views. Each stage starts with a
+fresh optimiser and schedule (:meth:`ScanClustering.restart_epochs`), as
+the official code trains them separately. A checkpoint holds the stage and
 the neighbours, so a resumed training is the uninterrupted one.
 
 Training batches are ``(view, partner view, training-split index)``: the
-partner is the image itself in the pretext stage and a mined neighbour in
-the SCAN stage. No training label is ever read (the training subset is
-drawn without them too); labels only score the clusters on val and test.
+partner is the image itself in the pretext stage, a mined neighbour in the
+SCAN stage; in self-labelling the first view is the image unaugmented (the
+weak view) and the second an augmented one of the same image. No training
+label is ever read (the training subset is drawn without them too); labels
+only score the clusters on val and test.
 """
 
 from __future__ import annotations
@@ -30,8 +36,8 @@ from nasframe.tasks.image import ImageClassification
 from nasframe.tasks.networks import build_network, check_network
 from nasframe.tasks.recipe import Recipe
 from nasframe.tasks.scan.clustering import cluster_scores, kmeans_clusters, mine_neighbours
-from nasframe.tasks.scan.losses import nt_xent, scan_loss
-from nasframe.tasks.scan.model import CLUSTERING, ScanModel
+from nasframe.tasks.scan.losses import nt_xent, scan_loss, self_label_loss
+from nasframe.tasks.scan.model import CLUSTERING, SELF_LABELLING, ScanModel
 from nasframe.tasks.scan.options import DEFAULTS, ScanSettings, resolve
 from nasframe.tasks.scan.views import simclr_view
 
@@ -67,9 +73,11 @@ class ScanClustering(ImageDelegate):
         self.recipe_options = {**DEFAULTS, "clusters": int(dataset.num_classes)}
         #: the neighbour table of the model in training, refreshed from its buffer before every epoch
         self._partners: np.ndarray | None = None
+        #: whether the model in training self-labels (its batches' first view is then not augmented)
+        self._weak_first = False
 
     def __getstate__(self) -> dict:
-        return {**self.__dict__, "_partners": None}
+        return {**self.__dict__, "_partners": None, "_weak_first": False}
 
     def __repr__(self) -> str:
         return f"ScanClustering({self.images!r})"
@@ -109,9 +117,9 @@ class ScanClustering(ImageDelegate):
                 mates = anchors
             else:  # one of each image's mined neighbours, drawn afresh every epoch
                 mates = partners[rows, torch.randint(0, partners.shape[1], (len(rows),), generator=generator).numpy()]
-            views = [simclr_view(self.images.prepare(images[i], recipe).to(device), recipe.cutout, generator)
-                     for i in (anchors, mates)]
-            yield views[0], views[1], torch.from_numpy(anchors)
+            views = [self.images.prepare(images[i], recipe).to(device) for i in (anchors, mates)]
+            first = views[0] if self._weak_first else simclr_view(views[0], recipe.cutout, generator)
+            yield first, simclr_view(views[1], recipe.cutout, generator), torch.from_numpy(anchors)
 
     # -- model, stages, step ------------------------------------------------------------------------------------
 
@@ -131,12 +139,23 @@ class ScanClustering(ImageDelegate):
         sizes = {split: len(self.images.split(split)) for split in SCORED_SPLITS}
         return ScanModel(backbone, settings, len(self.training_subset(recipe.data_fraction)), sizes)
 
+    def restart_epochs(self, space: SearchSpace, arch: Architecture, recipe: Recipe) -> tuple[int, ...]:
+        """The SCAN and the self-labelling stages each start with a fresh optimiser and schedule."""
+        settings = self.settings(recipe)
+        starts = (settings.pretext_epochs, recipe.epochs - settings.selflabel_epochs)
+        return tuple(sorted({e for e in starts if 0 < e < recipe.epochs}))
+
     def before_epoch(self, model: torch.nn.Module, epoch: int, recipe: Recipe) -> None:
         """At the first SCAN epoch, mine the neighbours and freeze the k-means baseline (once: a resumed
-        model already holds them); before every epoch, point the batches at the model's neighbours."""
-        if epoch >= self.settings(recipe).pretext_epochs and not model.clustering:
+        model already holds them), at the first self-labelling epoch switch the loss; before every epoch,
+        point the batches at the model's neighbours (SCAN stage only)."""
+        settings = self.settings(recipe)
+        if epoch >= settings.pretext_epochs and not model.clustering:
             self.switch(model, recipe)
-        self._partners = model.neighbours.cpu().numpy() if model.clustering else None
+        if settings.selflabel_epochs and epoch >= recipe.epochs - settings.selflabel_epochs:
+            model.stage.fill_(SELF_LABELLING)
+        self._weak_first = model.self_labelling
+        self._partners = model.neighbours.cpu().numpy() if model.clustering and not model.self_labelling else None
 
     @torch.no_grad()
     def switch(self, model: ScanModel, recipe: Recipe) -> None:
@@ -156,6 +175,8 @@ class ScanClustering(ImageDelegate):
         both = torch.cat([view, partner])  # one pass: BatchNorm sees both views, as SimCLR's code does
         if model.clustering:
             logits = model(both)
+            if model.self_labelling:
+                return self_label_loss(logits[:len(view)], logits[len(view):], model.confidence)
             return scan_loss(logits[:len(view)], logits[len(view):], model.entropy_weight)
         z = model.embed(both)
         return nt_xent(z[:len(view)], z[len(view):], model.temperature)

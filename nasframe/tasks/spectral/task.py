@@ -56,9 +56,10 @@ class SpectralUpconv(ImageDelegate):
         Objective("flops", "min", cost=True), Objective("params", "min", cost=True))
     #: latent: the bottleneck's width (0: none, fully convolutional); spectral_target: what the spectral loss
     #: compares a reconstruction's spectrum with (``pair``: its input's; ``mean``: the batch's mean real
-    #: spectrum, the paper's GAN form); detector_train/test: the most images of each detector part
+    #: spectrum, the paper's GAN form); detector_train/test: the most images of each detector part;
+    #: spectral_warmup: the first epochs trained on the pixel loss alone (the spectral loss joins after them)
     recipe_options: ClassVar[dict[str, Any]] = {"latent": 32, "spectral_target": "pair", "detector_train": 500,
-                                                "detector_test": 500}
+                                                "detector_test": 500, "spectral_warmup": 0}
 
     def __init__(self, dataset: str | Task = "fashion-mnist", *, path: str | None = None, stages: int = 2,
                  weights: Sequence[float] = DEFAULT_WEIGHTS, seed: int = 0) -> None:
@@ -107,6 +108,10 @@ class SpectralUpconv(ImageDelegate):
         target = self.option(recipe, "spectral_target")
         if target not in TARGETS:
             raise InvalidSetting(f"recipe task option 'spectral_target'={target!r}: one of {TARGETS}")
+        warmup = self.option(recipe, "spectral_warmup")
+        if isinstance(warmup, bool) or not isinstance(warmup, int) or not 0 <= warmup < max(recipe.epochs, 1):
+            raise InvalidSetting(f"recipe task option 'spectral_warmup'={warmup!r}: an integer in "
+                                 f"0..epochs-1={recipe.epochs - 1} (epochs trained on the pixel loss alone)")
         for name in ("detector_train", "detector_test"):
             value = self.option(recipe, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < MIN_PART:
@@ -127,12 +132,16 @@ class SpectralUpconv(ImageDelegate):
         model.spectral_weight, model.spectral_target = arch.spectral_weight, self.option(recipe, "spectral_target")
         return model
 
+    def before_epoch(self, model: torch.nn.Module, epoch: int, recipe: Any) -> None:
+        """The spectral loss is off during the first ``spectral_warmup`` epochs (set again after a resume)."""
+        model.spectral_on = epoch >= self.option(recipe, "spectral_warmup")
+
     def loss(self, model: torch.nn.Module, batch: tuple) -> torch.Tensor:
         """Mean squared reconstruction error, plus the spectral loss times the architecture's weight."""
         x = batch[0]
         reconstruction = model(x)
         loss = F.mse_loss(reconstruction.float(), x.float())
-        weight = getattr(model, "spectral_weight", 0.0)
+        weight = getattr(model, "spectral_weight", 0.0) if getattr(model, "spectral_on", True) else 0.0
         if weight > 0:
             loss = loss + weight * spectral_loss(reconstruction, x, getattr(model, "spectral_target", "pair"))
         return loss
