@@ -205,16 +205,29 @@ def test_the_training_step_refuses_a_single_class_batch(task, setting):
 
 # -- real trainings ---------------------------------------------------------------------------------------------
 
+#: a ResNet-like NB101 cell (two 3x3 convolutions and a skip), so the network has something to learn
+RESNET_CELL = {"matrix": [[0, 1, 0, 1], [0, 0, 1, 0], [0, 0, 0, 1], [0, 0, 0, 0]],
+               "ops": ["input", "conv3x3-bn-relu", "conv3x3-bn-relu", "output"]}
+
+
 @pytest.mark.float_sensitive
-def test_triplet_training_improves_retrieval_of_unseen_classes(task, setting):
-    """Observed gains over the untrained network: +0.21, +0.10, +0.20 (Recall@1, 125 unseen digits)."""
-    gains = []
+def test_triplet_training_learns_an_embedding_that_retrieves_unseen_classes(task):
+    """Training lowers the triplet loss and the embedding retrieves the unseen classes far above chance.
+
+    Not "better than untrained": random convolutional features already retrieve
+    digits well (untrained Recall@1 0.47-0.76 over seeds), so a 3-epoch gain
+    over them is not stable across float paths (it ranged -0.23..+0.23).
+    Observed on two float paths (1 thread; 2 threads with ATen's baseline
+    kernels), seeds 0-2: the loss falls to 0.11-0.17 of its first epoch's,
+    final Recall@1 0.53-0.70, against a chance of about 0.2 (5 classes).
+    """
+    space = nf.load_space("nb101")
+    arch = space.validate(RESNET_CELL)
     for seed in SEEDS:
         recipe = Recipe(epochs=3, batch_size=32, channels=8, task_options={"loss": "triplet"})
-        trainer = Trainer(task, recipe, device="cpu", seed=seed)
-        before = task.evaluate(trainer.build(*setting), "val", recipe, "cpu")["recall_at_1"]
-        gains.append(trainer.fit(*setting).objectives["recall_at_1"] - before)
-    assert min(gains) > 0.03 and np.mean(gains) > 0.1, gains
+        history = Trainer(task, recipe, device="cpu", seed=seed).fit(space, arch).history
+        assert history[-1]["train_loss"] < 0.5 * history[0]["train_loss"], [h["train_loss"] for h in history]
+        assert history[-1]["val_recall_at_1"] > 0.4, history[-1]["val_recall_at_1"]
 
 
 @pytest.mark.float_sensitive
