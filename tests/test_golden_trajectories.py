@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.golden.trajectories import FIXTURE, PORTABLE_ENV, SEEDS, SETTINGS
+from benchmarks.answers import PORTABLE_ENV
+from tests.golden.trajectories import FIXTURE, SEEDS, SETTINGS
 
 ROOT = Path(__file__).resolve().parents[1]
 

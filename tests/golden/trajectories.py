@@ -7,12 +7,12 @@ searcher proposes, or what the benchmark answers, changes a hash below.
 Float-heavy searchers (BANANAS' MLP ensemble, latent-bo's VAE, the GIN
 surrogate behind nb101) are only bit-reproducible across x86 CPUs when torch
 and MKL take the same code path everywhere, so this runs in a subprocess with
-:data:`PORTABLE_ENV` (ATen's baseline kernels, MKL's compatible branch, one
+`benchmarks.answers.PORTABLE_ENV` (ATen's baseline kernels, MKL's compatible branch, one
 thread). Model-based searchers use batches of 10 to keep the replay near a
 minute on two cores; every other searcher runs at batch size one.
 
 Record (only when a change of trajectory is intended, and say why in the
-commit), with the same :data:`PORTABLE_ENV` the replay uses::
+commit), with the same `benchmarks.answers.PORTABLE_ENV` the replay uses::
 
     ATEN_CPU_CAPABILITY=default MKL_CBWR=COMPATIBLE OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 \
         python -m tests.golden.trajectories --record
@@ -24,8 +24,6 @@ import json
 import sys
 from pathlib import Path
 from typing import Any
-
-from benchmarks.answers import PORTABLE_ENV  # noqa: F401  (one code path for torch and MKL; the test imports it)
 
 FIXTURE = Path(__file__).with_name("nb101_trajectories.json")
 SEEDS = (0, 1, 2)
