@@ -23,6 +23,7 @@ from search_spaces.nbgraph import (
     valid_hash,
 )
 from search_spaces.nbgraph.arch import ALL_LINKS
+from search_spaces.nbgraph.spellings import canonical_codes, from_raw
 
 SPACE = NBGraphSpace()
 PROTEINS = NBGraphSpace("proteins")
@@ -118,6 +119,50 @@ def test_canonical_form_is_tree_isomorphism_without_skips():
 def test_invalid_architectures_name_the_rule(link, ops, rule):
     with pytest.raises(InvalidArchitecture, match=rule):
         NBGraphArch(link, ops)
+    with pytest.raises(InvalidArchitecture, match=rule):  # the raw fast path declines, the full check names it
+        SPACE.validate((link, ops))
+
+
+def test_spelling_map_is_valid_hash_on_every_raw_spelling():
+    codes = canonical_codes()
+    assert len(codes) == len(ALL_LINKS) * 9**4 == 157_464
+    expected = [
+        -1 if all(op == "skip" for op in ops) else valid_hash(link, ops)
+        for link in ALL_LINKS
+        for ops in itertools.product(OPS, repeat=4)
+    ]
+    assert codes.tolist() == expected
+    # one shared instance per architecture, equal to what the full check builds
+    for raw in range(0, len(codes), 331):
+        link, ops = ALL_LINKS[raw // 9**4], tuple(OPS[raw // 9**k % 9] for k in (3, 2, 1, 0))
+        arch = from_raw(list(link), list(ops))
+        if codes[raw] < 0:
+            assert arch is None
+            continue
+        full = NBGraphArch(link, ops)
+        assert arch == full and (arch.link, arch.ops, arch.hash) == (full.link, full.ops, full.hash)
+        assert arch is SPACE.validate((link, ops)) is enumerate_archs()[enumerate_archs().index(full)]
+
+
+@pytest.mark.parametrize(
+    ("link", "ops"),
+    [
+        ((0, True, 1, 2), ("gcn",) * 4),  # a bool is no node id, even where it equals one
+        ((0, 0, 1, 2.0), ("gcn",) * 4),
+        ((0, 0, 1, 2, 3), ("gcn",) * 4),
+        ((0, 0, 1, 2), "gcnx"),
+        ((0, 0, 1, 2), (["gcn"],) * 4),
+        ((0, 0, 1, 2), ("skip",) * 4),
+        ((0, 0, 1, 2), ("gat", "gcn", "fc", "sage")),  # gat and fc: outside the proteins set
+    ],
+)
+def test_raw_fast_path_declines_what_only_the_full_check_can_judge(link, ops):
+    assert from_raw(link, ops, "proteins") is None
+
+
+def test_raw_specs_of_numpy_integers_are_accepted():
+    arch = SPACE.validate(([np.int64(v) for v in (0, 0, 1, 2)], ["gcn", "gat", "sage", "fc"]))
+    assert arch == NBGraphArch((0, 0, 1, 2), ("gcn", "gat", "sage", "fc"))
 
 
 def test_validate_forms_and_op_set():

@@ -41,9 +41,9 @@ import pandas as pd
 
 from benchmarks.base import ResultSet
 from nasframe.core.errors import UserError
-from search_spaces.nbgraph.arch import enumerate_archs
 from search_spaces.nbgraph.datasets import DATASET_NAMES, get_dataset
 from search_spaces.nbgraph.space import NBGraphSpace
+from search_spaces.nbgraph.spellings import enumerate_archs
 
 FIELDS = ("valid_perf", "perf", "latency", "para")
 #: the benchmark trained each architecture with three seeds; the tables hold their means

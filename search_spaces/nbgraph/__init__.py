@@ -13,11 +13,11 @@ from search_spaces.nbgraph.arch import (
     PROTEINS_OPS,
     NBGraphArch,
     decode_hash,
-    enumerate_archs,
     valid_hash,
 )
 from search_spaces.nbgraph.datasets import DATASET_NAMES, DATASETS, NBGraphDataset, get_dataset
 from search_spaces.nbgraph.space import NBGraphSpace
+from search_spaces.nbgraph.spellings import enumerate_archs
 
 __all__ = [
     "DATASETS",

@@ -40,7 +40,6 @@ from __future__ import annotations
 import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from itertools import product
 from typing import Any
 
@@ -239,6 +238,16 @@ class NBGraphArch(Architecture):
         object.__setattr__(self, "_key", str(code))
 
     @classmethod
+    def _of_code(cls, code: int) -> "NBGraphArch":
+        """The representative of a ``valid_hash`` known to be canonical, without re-checking it:
+        how :mod:`~search_spaces.nbgraph.spellings` makes the space's 26,206 instances in bulk."""
+        arch = object.__new__(cls)
+        link, ops = decode_hash(code)
+        for name, value in (("link", link), ("ops", ops), ("_code", code), ("_key", str(code))):
+            object.__setattr__(arch, name, value)
+        return arch
+
+    @classmethod
     def from_hash(cls, code: int | str) -> "NBGraphArch":
         """The architecture of a benchmark table key (an int or its decimal string)."""
         try:
@@ -270,26 +279,6 @@ class NBGraphArch(Architecture):
         return {"space": "nbgraph", "link": list(self.link), "ops": list(self.ops)}
 
 
-@lru_cache(maxsize=None)
-def enumerate_archs(op_set: str = "all") -> tuple[NBGraphArch, ...]:
-    """Every distinct architecture over ``OP_SETS[op_set]``, in hash order.
-
-    A raw architecture is a representative when it is its own canonical form;
-    walking the nine canonical patterns and all op assignments finds each class
-    exactly once (26,206 for all ops, 2,021 for the proteins set).
-    """
-    allowed = OP_SETS[op_set]
-    found: dict[int, NBGraphArch] = {}
-    for link in LINKS:
-        for ops in product(allowed, repeat=NUM_NODES):
-            if all(op == SKIP for op in ops):
-                continue
-            arch = NBGraphArch(link, ops)
-            if arch.link == link and arch.ops == ops:
-                found[arch.hash] = arch
-    return tuple(found[code] for code in sorted(found))
-
-
 __all__ = [
     "ALL_LINKS",
     "LINKS",
@@ -298,6 +287,5 @@ __all__ = [
     "OP_SETS",
     "PROTEINS_OPS",
     "decode_hash",
-    "enumerate_archs",
     "valid_hash",
 ]

@@ -16,8 +16,8 @@ from search_spaces.nbgraph.arch import (
     OPS,
     SKIP,
     NBGraphArch,
-    enumerate_archs,
 )
+from search_spaces.nbgraph.spellings import enumerate_archs, from_raw
 
 if TYPE_CHECKING:
     import torch
@@ -126,6 +126,12 @@ class NBGraphSpace(SearchSpace[NBGraphArch]):
         benchmark's ``{"link", "op"}``), a ``(link, ops)`` pair, an object with
         ``link`` and ``ops`` attributes (the benchmark's ``Arch``), or a table
         hash (int or decimal string)."""
+        if spec.__class__ in (tuple, list) and len(spec) == 2:
+            # the raw spelling searchers and users write: an index into every spelling's
+            # representative (spellings.py); anything that path declines is checked in full below
+            arch = from_raw(spec[0], spec[1], self.op_set)
+            if arch is not None:
+                return arch
         if isinstance(spec, NBGraphArch):
             arch = spec
         elif isinstance(spec, Mapping):
