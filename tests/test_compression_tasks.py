@@ -95,6 +95,32 @@ def test_tasks_refuse_other_spaces_and_methods(digits):
         FilterPruning("magnitude", digits)
 
 
+def test_recalibration_refits_only_batchnorm_statistics(base, digits):
+    import torch
+
+    plain = FilterPruning("l1", digits, **SHAPE, base_recipe=BASE_RECIPE)
+    recal = FilterPruning("l1", digits, **SHAPE, base_recipe=BASE_RECIPE, recalibrate_batches=2, rank_batch_size=16)
+    space = plain.search_space()
+    arch = space.validate((0.5, 0.5, 0.5))
+    before, after = plain.build_model(space, arch, TRIAL, {}), recal.build_model(space, arch, TRIAL, {})
+    stats = ("running_mean", "running_var", "num_batches_tracked")
+    moved = [k for k, v in after.state_dict().items() if not torch.equal(v, before.state_dict()[k])]
+    assert moved and all(k.endswith(stats) for k in moved)  # every weight the same, statistics re-fitted
+    # the statistics are the training batches' own: normalising them gives ~zero mean, unit variance
+    images = torch.cat(recal.rank_images(TRIAL, 2))
+    after.eval()
+    with torch.no_grad():
+        stem = torch.relu(after.stem_bn(after.stem(images)))
+        normalised = after.blocks[0].bn1(after.blocks[0].conv1(stem))
+    bn = after.blocks[0].bn1
+    shifted = (normalised - bn.bias[None, :, None, None]) / bn.weight[None, :, None, None]
+    assert shifted.mean(dim=(0, 2, 3)).abs().max() < 1e-3
+    assert recal.fingerprint()["recalibrate_batches"] == 2 and "recalibrate_batches" not in plain.fingerprint()
+    for bad in (-1, 1.5, True):
+        with pytest.raises(InvalidSetting, match="'recalibrate_batches'"):
+            FilterPruning("l1", digits, recalibrate_batches=bad)
+
+
 def test_registered_names_create_the_tasks(digits):
     assert set(REGISTERED) <= set(TASKS.names())
     task = TASKS.create("prune-filtersketch", dataset=digits, **SHAPE)

@@ -60,7 +60,10 @@ def parse() -> argparse.Namespace:
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--finetune-epochs", type=int, default=1)
     p.add_argument("--finetune-fraction", type=float, default=0.05)
+    p.add_argument("--finetune-lr", type=float, default=0.01)
     p.add_argument("--pruned-accuracy", action="store_true", help="also evaluate each pruned net before fine-tuning")
+    p.add_argument("--recalibrate-batches", type=int, default=0,
+                   help="re-fit BatchNorm statistics of each pruned net on this many training batches first")
     p.add_argument("--premise-batches", type=int, default=5)
     p.add_argument("--premise-batch-size", type=int, default=128)
     p.add_argument("--lottery-sparsity", type=float, default=0.8)
@@ -87,8 +90,8 @@ def premise(task: FilterPruning, recipe: Recipe, batches: int, batch_size: int, 
 
 
 def pruning_trial(method: str, seed: int, images: ImageClassification, options: dict, recipe: Recipe,
-                  ratio: float, out: Path, pruned_accuracy: bool) -> None:
-    task = FilterPruning(method, images, seed=seed, **options)
+                  ratio: float, out: Path, pruned_accuracy: bool, recalibrate: int) -> None:
+    task = FilterPruning(method, images, seed=seed, recalibrate_batches=recalibrate, **options)
     space = task.search_space()
     arch = space.validate((ratio, ratio, ratio))
     began, cpu = time.perf_counter(), time.process_time()
@@ -103,7 +106,8 @@ def pruning_trial(method: str, seed: int, images: ImageClassification, options: 
                  "flops_cut": 1 - result.costs["flops"] / dense_costs["flops"],
                  "params_cut": 1 - result.costs["params"] / dense_costs["params"],
                  "dense_acc": task.base.val_accuracy, "minutes": (time.perf_counter() - began) / 60,
-                 "cpu_seconds": time.process_time() - cpu})
+                 "cpu_seconds": time.process_time() - cpu, "recalibrate_batches": recalibrate,
+                 "finetune": recipe.to_dict()})
 
 
 def lottery_trial(images: ImageClassification, options: dict, sparsity: float, out: Path) -> None:
@@ -173,7 +177,7 @@ def main() -> None:
     base_recipe = Recipe(epochs=args.base_epochs, batch_size=128, lr=0.1, weight_decay=5e-4,
                          data_fraction=args.base_fraction)
     options = {"widths": tuple(args.widths), "blocks": args.blocks, "base_recipe": base_recipe}
-    finetune = Recipe(epochs=args.finetune_epochs, batch_size=64, lr=0.01, weight_decay=5e-4,
+    finetune = Recipe(epochs=args.finetune_epochs, batch_size=64, lr=args.finetune_lr, weight_decay=5e-4,
                       data_fraction=args.finetune_fraction)
     began = time.perf_counter()
     probe = FilterPruning("hrank", images, **options)
@@ -186,7 +190,8 @@ def main() -> None:
     if "prune" in args.parts:
         for seed in args.seeds:
             for method in args.methods:
-                pruning_trial(method, seed, images, options, finetune, args.ratio, out, args.pruned_accuracy)
+                pruning_trial(method, seed, images, options, finetune, args.ratio, out, args.pruned_accuracy,
+                              args.recalibrate_batches)
     summary([out])
 
 

@@ -95,20 +95,32 @@ class FilterPruning(CompressionTask):
 
     ``granularity`` is the space's (``"stage"`` or ``"block"``); HRank ranks
     filters on ``rank_batches`` training batches of ``rank_batch_size`` images.
+    ``recalibrate_batches`` > 0 re-estimates every BatchNorm's running
+    statistics of the pruned network on that many training batches (of
+    ``rank_batch_size``) before fine-tuning, with no weight changed
+    (``torch.optim.swa_utils.update_bn``). Off by default, as in the papers:
+    a block's second BatchNorm was fitted to sums over all its inputs, so
+    right after pruning every method sits near chance, whatever it kept, and
+    a short fine-tuning then spends itself re-fitting those statistics.
     """
 
     objectives: ClassVar[tuple[Objective, ...]] = (
         Objective("accuracy", "max"), Objective("flops", "min", cost=True), Objective("params", "min", cost=True))
 
     def __init__(self, method: str = "hrank", dataset: str | Task = "fashion-mnist", *, granularity: str = "stage",
-                 rank_batches: int = 5, rank_batch_size: int = 128, **options: Any) -> None:
+                 rank_batches: int = 5, rank_batch_size: int = 128, recalibrate_batches: int = 0,
+                 **options: Any) -> None:
         if method not in METHODS:
             raise InvalidSetting(f"filter pruning field 'method': one of {METHODS}, got {method!r}")
         if rank_batches < 1 or rank_batch_size < 1:
             raise InvalidSetting("filter pruning fields 'rank_batches' and 'rank_batch_size' must be >= 1")
+        if isinstance(recalibrate_batches, bool) or not isinstance(recalibrate_batches, int) or recalibrate_batches < 0:
+            raise InvalidSetting(f"filter pruning field 'recalibrate_batches': an integer >= 0, "
+                                 f"got {recalibrate_batches!r}")
         super().__init__(dataset, **options)
         self.method, self.granularity = method, granularity
         self.rank_batches, self.rank_batch_size = rank_batches, rank_batch_size
+        self.recalibrate_batches = recalibrate_batches
         self.name = f"prune-{method}"
         self._ranks: dict[Any, list[torch.Tensor]] = {}
 
@@ -116,12 +128,15 @@ class FilterPruning(CompressionTask):
         return PruneRatioSpace(self.config.blocks, self.granularity)
 
     def fingerprint(self) -> dict[str, Any]:
-        return {**super().fingerprint(), "rank_batches": self.rank_batches, "rank_batch_size": self.rank_batch_size}
+        extra = {"recalibrate_batches": self.recalibrate_batches} if self.recalibrate_batches else {}
+        return {**super().fingerprint(), "rank_batches": self.rank_batches, "rank_batch_size": self.rank_batch_size,
+                **extra}
 
-    def rank_images(self, recipe: Recipe) -> list[torch.Tensor]:
-        """The training batches HRank ranks filters on: the first ``rank_batches`` of the (seeded) training split."""
+    def rank_images(self, recipe: Recipe, count: int | None = None) -> list[torch.Tensor]:
+        """The training batches HRank ranks filters on: the first ``rank_batches`` (or ``count``) of the
+        (seeded) training split."""
         batches = self.images.eval_batches("train", recipe, batch_size=self.rank_batch_size, device="cpu")
-        return [x for x, _ in islice(batches, self.rank_batches)]
+        return [x for x, _ in islice(batches, self.rank_batches if count is None else count)]
 
     def scores(self, dense: ResNet, recipe: Recipe, seed: int) -> list[torch.Tensor]:
         """Per block, the method's score of every filter (higher: kept first)."""
@@ -144,8 +159,12 @@ class FilterPruning(CompressionTask):
         kept = kept_filters(self.config, space.block_ratios(arch))
         dense = self.base.model("final")
         if self.method == "filtersketch":
-            return prune_filtersketch(dense, kept)
-        return prune_by_scores(dense, self.scores(dense, recipe, self._arch_seed(space, arch)), kept)
+            pruned = prune_filtersketch(dense, kept)
+        else:
+            pruned = prune_by_scores(dense, self.scores(dense, recipe, self._arch_seed(space, arch)), kept)
+        if self.recalibrate_batches:
+            torch.optim.swa_utils.update_bn(self.rank_images(recipe, self.recalibrate_batches), pruned)
+        return pruned
 
 
 class LotteryTicket(CompressionTask):
