@@ -58,7 +58,7 @@ def parse() -> argparse.Namespace:
     p.add_argument("--ratio", type=float, default=0.5, help="prune ratio of every stage")
     p.add_argument("--methods", nargs="+", default=list(METHODS))
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    p.add_argument("--finetune-epochs", type=int, default=1)
+    p.add_argument("--finetune-epochs", type=int, default=1, help="0: evaluate each pruned net, no fine-tuning")
     p.add_argument("--finetune-fraction", type=float, default=0.05)
     p.add_argument("--finetune-lr", type=float, default=0.01)
     p.add_argument("--pruned-accuracy", action="store_true", help="also evaluate each pruned net before fine-tuning")
@@ -89,25 +89,27 @@ def premise(task: FilterPruning, recipe: Recipe, batches: int, batch_size: int, 
     record(out, {"kind": "premise", "batch_size": batch_size, **result})
 
 
-def pruning_trial(method: str, seed: int, images: ImageClassification, options: dict, recipe: Recipe,
+def pruning_trial(method: str, seed: int, images: ImageClassification, options: dict, recipe: Recipe | None,
                   ratio: float, out: Path, pruned_accuracy: bool, recalibrate: int) -> None:
+    """One method and seed; ``recipe`` None: the pruned network is only evaluated, never fine-tuned."""
     task = FilterPruning(method, images, seed=seed, recalibrate_batches=recalibrate, **options)
     space = task.search_space()
     arch = space.validate((ratio, ratio, ratio))
     began, cpu = time.perf_counter(), time.process_time()
-    before = None
-    if pruned_accuracy:  # the criterion's choice before any fine-tuning (one more evaluation)
-        before = task.evaluate(task.build_model(space, arch, recipe, {}), "val", recipe, "cpu")["accuracy"]
+    before, measure = None, recipe or Recipe(batch_size=64)
+    if pruned_accuracy or recipe is None:  # the criterion's choice before any fine-tuning (one more evaluation)
+        before = task.evaluate(task.build_model(space, arch, measure, {}), "val", measure, "cpu")["accuracy"]
     dense = task.base.model("final")
-    dense_costs = task.costs(dense, space, arch, recipe)
-    result = Trainer(task, recipe, device="cpu", seed=seed).fit(space, arch)
+    dense_costs = task.costs(dense, space, arch, measure)
+    pruned = task.costs(task.build_model(space, arch, measure, {}), space, arch, measure)
+    result = Trainer(task, recipe, device="cpu", seed=seed).fit(space, arch).objectives if recipe else {}
     record(out, {"kind": "prune", "method": method, "seed": seed, "ratio": ratio, "acc_pruned": before,
-                 "acc_finetuned": result.objectives["accuracy"], "flops": result.costs["flops"],
-                 "flops_cut": 1 - result.costs["flops"] / dense_costs["flops"],
-                 "params_cut": 1 - result.costs["params"] / dense_costs["params"],
+                 "acc_finetuned": result.get("accuracy"), "flops": pruned["flops"],
+                 "flops_cut": 1 - pruned["flops"] / dense_costs["flops"],
+                 "params_cut": 1 - pruned["params"] / dense_costs["params"],
                  "dense_acc": task.base.val_accuracy, "minutes": (time.perf_counter() - began) / 60,
                  "cpu_seconds": time.process_time() - cpu, "recalibrate_batches": recalibrate,
-                 "finetune": recipe.to_dict()})
+                 "finetune": recipe.to_dict() if recipe else None})
 
 
 def lottery_trial(images: ImageClassification, options: dict, sparsity: float, out: Path) -> None:
@@ -157,13 +159,15 @@ def summary(paths: list[Path]) -> None:
 
         print(f"| {method} | {100 * mine[0]['flops_cut']:.1f}% | {mean_sd('acc_pruned')} | {mean_sd('acc_finetuned')} "
               f"| {len(mine)} | {statistics.mean(r.get('cpu_seconds', float('nan')) for r in mine):.0f} |")
-    random = {r["seed"]: r["acc_finetuned"] for r in rows if r["kind"] == "prune" and r["method"] == "random"}
-    for method in METHODS[:-1]:
-        gaps = [100 * (r["acc_finetuned"] - random[r["seed"]]) for r in rows
-                if r["kind"] == "prune" and r["method"] == method and r["seed"] in random]
-        if gaps:
-            print(f"{method} minus random, per seed (points): {[round(g, 2) for g in gaps]}, mean "
-                  f"{statistics.mean(gaps):.2f}, better in {sum(g > 0 for g in gaps)} of {len(gaps)}")
+    for key in ("acc_pruned", "acc_finetuned"):
+        random = {r["seed"]: r[key] for r in rows
+                  if r["kind"] == "prune" and r["method"] == "random" and r.get(key) is not None}
+        for method in METHODS[:-1]:
+            gaps = [100 * (r[key] - random[r["seed"]]) for r in rows
+                    if r["kind"] == "prune" and r["method"] == method and r["seed"] in random]
+            if gaps:
+                print(f"{key}: {method} minus random, per seed (points): {[round(g, 2) for g in gaps]}, mean "
+                      f"{statistics.mean(gaps):.2f}, better in {sum(g > 0 for g in gaps)} of {len(gaps)}")
 
 
 def main() -> None:
@@ -177,7 +181,7 @@ def main() -> None:
     base_recipe = Recipe(epochs=args.base_epochs, batch_size=128, lr=0.1, weight_decay=5e-4,
                          data_fraction=args.base_fraction)
     options = {"widths": tuple(args.widths), "blocks": args.blocks, "base_recipe": base_recipe}
-    finetune = Recipe(epochs=args.finetune_epochs, batch_size=64, lr=args.finetune_lr, weight_decay=5e-4,
+    finetune = Recipe(epochs=max(args.finetune_epochs, 1), batch_size=64, lr=args.finetune_lr, weight_decay=5e-4,
                       data_fraction=args.finetune_fraction)
     began = time.perf_counter()
     probe = FilterPruning("hrank", images, **options)
@@ -190,8 +194,8 @@ def main() -> None:
     if "prune" in args.parts:
         for seed in args.seeds:
             for method in args.methods:
-                pruning_trial(method, seed, images, options, finetune, args.ratio, out, args.pruned_accuracy,
-                              args.recalibrate_batches)
+                pruning_trial(method, seed, images, options, finetune if args.finetune_epochs else None, args.ratio,
+                              out, args.pruned_accuracy, args.recalibrate_batches)
     summary([out])
 
 
