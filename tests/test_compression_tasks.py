@@ -121,6 +121,16 @@ def test_recalibration_refits_only_batchnorm_statistics(base, digits):
             FilterPruning("l1", digits, recalibrate_batches=bad)
 
 
+def test_a_base_recipe_given_as_fields_changes_the_default(digits):
+    from nasframe.tasks.compression.tasks import DEFAULT_BASE_RECIPE
+    from nasframe.tasks.recipe import RecipeError
+
+    task = FilterPruning("l1", digits, base_recipe={"epochs": 20, "data_fraction": 1.0})
+    assert task.base_recipe == DEFAULT_BASE_RECIPE.replace(epochs=20, data_fraction=1.0)
+    with pytest.raises(RecipeError, match="epoch"):
+        FilterPruning("l1", digits, base_recipe={"epoch": 20})
+
+
 def test_registered_names_create_the_tasks(digits):
     assert set(REGISTERED) <= set(TASKS.names())
     task = TASKS.create("prune-filtersketch", dataset=digits, **SHAPE)

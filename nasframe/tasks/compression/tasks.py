@@ -17,6 +17,7 @@ fine-tuning.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from functools import cached_property
 from itertools import islice
 from typing import Any, ClassVar
@@ -43,7 +44,8 @@ from nasframe.tasks.costs import count_nonzero
 from nasframe.tasks.recipe import Recipe
 
 METHODS = ("hrank", "filtersketch", "l1", "random")
-#: the base network's training when the user gives none: CPU-sized, what docs/TASKS.md's study used
+#: the base network's training when the user gives none: CPU-sized (a minute or two), so a first search
+#: starts quickly; docs/TASKS.md's main study trains the base 20 epochs on the whole split (93.2%, 21 CPU minutes)
 DEFAULT_BASE_RECIPE = Recipe(epochs=3, batch_size=128, lr=0.1, weight_decay=5e-4, data_fraction=0.2)
 
 
@@ -53,12 +55,15 @@ class CompressionTask(ImageDelegate):
     ``dataset``: an image task or a dataset name (``path`` for one read from
     a folder, e.g. CIFAR-10); ``widths``/``blocks``: the base ResNet
     (ResNet-20 of widths 8/16/32 by default); ``base_recipe``/``base_seed``:
-    its training (:data:`DEFAULT_BASE_RECIPE`); ``base_path``: a base file of
-    the user's instead of the cache; ``seed``: the task's random choices.
+    its training (a :class:`Recipe`, or a mapping of fields that change
+    :data:`DEFAULT_BASE_RECIPE`, as ``--task-option base_recipe='{"epochs": 20,
+    "data_fraction": 1.0}'`` gives it); ``base_path``: a base file of the
+    user's instead of the cache; ``seed``: the task's random choices.
     """
 
     def __init__(self, dataset: str | Task = "fashion-mnist", *, path: str | None = None,
-                 widths: tuple[int, int, int] = (8, 16, 32), blocks: int = 3, base_recipe: Recipe | None = None,
+                 widths: tuple[int, int, int] = (8, 16, 32), blocks: int = 3,
+                 base_recipe: Recipe | Mapping[str, Any] | None = None,
                  base_seed: int = 0, base_path: str | None = None, seed: int = 0) -> None:
         if isinstance(dataset, str):
             from nasframe.tasks.image import ImageClassification
@@ -67,6 +72,8 @@ class CompressionTask(ImageDelegate):
         super().__init__(dataset)
         self.config = ResNetConfig(tuple(widths), blocks, getattr(dataset, "in_channels", 1),
                                    getattr(dataset, "num_classes", 10))
+        if isinstance(base_recipe, Mapping):  # unknown fields are a RecipeError naming them
+            base_recipe = Recipe.from_dict({**DEFAULT_BASE_RECIPE.to_dict(), **base_recipe})
         self.base_recipe = base_recipe or DEFAULT_BASE_RECIPE
         self.base_seed, self.base_path, self.seed = base_seed, base_path, seed
 
