@@ -165,7 +165,7 @@ class NBGraphSpace(SearchSpace[NBGraphArch]):
         unknown = set(spec) - {"space", "link", ops_key}
         if unknown:
             raise InvalidArchitecture("nbgraph", "unknown keys in a spec dict", str(sorted(unknown)))
-        return NBGraphArch(spec["link"], spec[ops_key])
+        return from_raw(spec["link"], spec[ops_key]) or NBGraphArch(spec["link"], spec[ops_key])
 
     def from_json(self, data: dict[str, Any]) -> NBGraphArch:
         if data.get("space", "nbgraph") != "nbgraph":
