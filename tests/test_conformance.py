@@ -55,9 +55,8 @@ TASK_SETTINGS = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _one_thread(one_thread):
-    yield
+#: small CPU models: one intra-op thread (conftest) for every test here
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

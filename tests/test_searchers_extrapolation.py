@@ -21,9 +21,8 @@ def share_of_op0(archs) -> np.ndarray:
     return np.array([np.mean(np.asarray(a.ops) == 0) for a in archs])
 
 
-@pytest.fixture(autouse=True)
-def _one_thread(one_thread):
-    yield
+#: small CPU models: one intra-op thread (conftest) for every test here
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

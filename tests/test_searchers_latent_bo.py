@@ -23,9 +23,8 @@ from nasframe.searchers._latent_bo import fit_gp, kriging_believer, latent_candi
 from search_spaces.enas.space import ENASSpace
 
 
-@pytest.fixture(autouse=True)
-def _one_thread(one_thread):
-    yield
+#: small CPU models: one intra-op thread (conftest) for every test here
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -19,9 +19,8 @@ SPACE = NB101Space()
 QUICK = {"epochs": 4, "hidden": 16, "readout": 12, "head_width": 16}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread(one_thread):
-    yield
+#: small CPU models: one intra-op thread (conftest) for every test here
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -28,9 +28,8 @@ from nasframe.tasks.metric.sampling import flip_labels, pk_batches
 SEEDS = (0, 1, 2)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread(one_thread):
-    yield
+#: small CPU models: one intra-op thread (conftest) for every test here
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -22,9 +22,8 @@ from nasframe.testing import check_space
 RECIPE = Recipe(epochs=1, batch_size=64, channels=4, lr=0.003, optimizer="adam", weight_decay=0.0, grad_clip=None)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread(one_thread):
-    yield
+#: small CPU models: one intra-op thread (conftest) for every test here
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -32,9 +32,8 @@ RECIPE = Recipe(epochs=2, batch_size=64, channels=8, data_fraction=0.4, task_opt
 TIMINGS = ("epoch_seconds", "images_per_second")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread(one_thread):
-    yield
+#: small CPU models: one intra-op thread (conftest) for every test here
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
