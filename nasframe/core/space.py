@@ -87,9 +87,20 @@ class SearchSpace(ABC, Generic[A]):
     def build_model(self, arch: A, **config: Any) -> "torch.nn.Module":
         """A trainable network for ``arch``; ``config`` sets channels, depth, classes."""
 
-    @abstractmethod
     def from_json(self, data: dict[str, Any]) -> A:
-        """Inverse of ``Architecture.to_json``; validates."""
+        """Inverse of ``Architecture.to_json``; validates.
+
+        Default: refuse another space's JSON, then :meth:`validate` the dict
+        (``"space"`` key included). A space whose JSON needs its own key checks
+        overrides this and calls :meth:`_refuse_other_json` first.
+        """
+        self._refuse_other_json(data)
+        return self.validate(dict(data))
+
+    def _refuse_other_json(self, data: dict[str, Any]) -> None:
+        """:class:`InvalidArchitecture` when ``data`` names a space other than this one (none: this one)."""
+        if data.get("space", self.name) != self.name:
+            raise InvalidArchitecture(self.name, "JSON belongs to another space", str(data.get("space")))
 
     # -- categorical view -------------------------------------------------
 

@@ -177,8 +177,7 @@ class DARTSSpace(SearchSpace[DARTSGenotype]):
         raise InvalidArchitecture("darts", "unrecognised spec form", type(spec).__name__)
 
     def from_json(self, data: dict[str, Any]) -> DARTSGenotype:
-        if data.get("space", "darts") != "darts":
-            raise InvalidArchitecture("darts", "JSON belongs to another space", str(data.get("space")))
+        self._refuse_other_json(data)
         unknown = set(data) - {"space", *CELL_TYPES}
         missing = set(CELL_TYPES) - set(data)
         if unknown or missing:

@@ -148,8 +148,7 @@ class ENASSpace(SearchSpace[ENASArch]):
         raise InvalidArchitecture("enas", "unrecognised spec form", type(spec).__name__)
 
     def from_json(self, data: dict[str, Any]) -> ENASArch:
-        if data.get("space", "enas") != "enas":
-            raise InvalidArchitecture("enas", "JSON belongs to another space", str(data.get("space")))
+        self._refuse_other_json(data)
         unknown, missing = set(data) - _JSON_KEYS, {"ops", "skips"} - set(data)
         if unknown or missing:
             raise InvalidArchitecture(

@@ -116,8 +116,7 @@ class MnasSpace(SearchSpace[MnasArch]):
         raise InvalidArchitecture("mnas", "unrecognised spec form", type(spec).__name__)
 
     def from_json(self, data: dict[str, Any]) -> MnasArch:
-        if data.get("space", "mnas") != "mnas":
-            raise InvalidArchitecture("mnas", "JSON belongs to another space", str(data.get("space")))
+        self._refuse_other_json(data)
         unknown = set(data) - {"space", "blocks"}
         if unknown or "blocks" not in data:
             raise InvalidArchitecture(

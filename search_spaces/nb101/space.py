@@ -192,8 +192,7 @@ class NB101Space(SearchSpace[NB101Cell]):
         raise InvalidArchitecture("nb101", "unrecognised spec form", type(spec).__name__)
 
     def from_json(self, data: dict[str, Any]) -> NB101Cell:
-        if data.get("space", "nb101") != "nb101":
-            raise InvalidArchitecture("nb101", "JSON belongs to another space", str(data.get("space")))
+        self._refuse_other_json(data)
         return self.validate({k: v for k, v in data.items() if k != "space"})
 
     def canonical_hashes(self, archs: Sequence[NB101Cell]) -> list[str]:

@@ -132,11 +132,6 @@ class NB201Space(SearchSpace[NB201Cell]):
             return NB201Cell(tuple(values))
         raise InvalidArchitecture("nb201", "unrecognised spec form", type(spec).__name__)
 
-    def from_json(self, data: dict[str, Any]) -> NB201Cell:
-        if data.get("space", "nb201") != "nb201":
-            raise InvalidArchitecture("nb201", "JSON belongs to another space", str(data.get("space")))
-        return self.validate(dict(data))
-
     # -- categorical view -------------------------------------------------
 
     def decisions(self) -> list[tuple[str, int]]:

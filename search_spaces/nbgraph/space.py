@@ -167,11 +167,6 @@ class NBGraphSpace(SearchSpace[NBGraphArch]):
             raise InvalidArchitecture("nbgraph", "unknown keys in a spec dict", str(sorted(unknown)))
         return from_raw(spec["link"], spec[ops_key]) or NBGraphArch(spec["link"], spec[ops_key])
 
-    def from_json(self, data: dict[str, Any]) -> NBGraphArch:
-        if data.get("space", "nbgraph") != "nbgraph":
-            raise InvalidArchitecture("nbgraph", "JSON belongs to another space", str(data.get("space")))
-        return self.validate(dict(data))
-
     # -- categorical view -------------------------------------------------
 
     def decisions(self) -> list[tuple[str, int]]:

@@ -120,11 +120,6 @@ class SparsityScheduleSpace(SearchSpace[SparsitySchedule]):
                 raise InvalidArchitecture("lottery-schedule", f"{name} is one of {options}", repr(getattr(spec, name)))
         return spec
 
-    def from_json(self, data: dict[str, Any]) -> SparsitySchedule:
-        if data.get("space", "lottery-schedule") != "lottery-schedule":
-            raise InvalidArchitecture("lottery-schedule", "JSON belongs to another space", str(data.get("space")))
-        return self.validate(dict(data))
-
     def decisions(self) -> list[tuple[str, int]]:
         return [(name, len(options)) for name, options in OPTIONS.items()]
 

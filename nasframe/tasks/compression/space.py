@@ -139,11 +139,6 @@ class PruneRatioSpace(SearchSpace[PruneRatios]):
             raise InvalidArchitecture("prune-ratios", f"ratios lie on the grid {self.grid}", f"got {off}")
         return arch
 
-    def from_json(self, data: dict[str, Any]) -> PruneRatios:
-        if data.get("space", "prune-ratios") != "prune-ratios":
-            raise InvalidArchitecture("prune-ratios", "JSON belongs to another space", str(data.get("space")))
-        return self.validate(dict(data))
-
     # -- categorical view -------------------------------------------------
 
     def decisions(self) -> list[tuple[str, int]]:

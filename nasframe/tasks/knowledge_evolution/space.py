@@ -132,11 +132,6 @@ class KESplitSpace(SearchSpace[KESplit]):
                 raise InvalidArchitecture(SPACE, f"field {name!r} is one of {options}", repr(getattr(spec, name)))
         return spec
 
-    def from_json(self, data: dict[str, Any]) -> KESplit:
-        if data.get("space", SPACE) != SPACE:
-            raise InvalidArchitecture(SPACE, "JSON belongs to another space", str(data.get("space")))
-        return self.validate(dict(data))
-
     # -- categorical view -------------------------------------------------
 
     def decisions(self) -> list[tuple[str, int]]:

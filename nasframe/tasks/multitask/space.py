@@ -206,11 +206,6 @@ class BranchingSpace(SearchSpace[Branching]):
                                       f"got {arch.num_tasks} tasks")
         return arch
 
-    def from_json(self, data: dict[str, Any]) -> Branching:
-        if data.get("space", SPACE) != SPACE:
-            raise InvalidArchitecture(SPACE, "JSON belongs to another space", str(data.get("space")))
-        return self.validate(dict(data))
-
     # -- categorical view -------------------------------------------------
 
     def decisions(self) -> list[tuple[str, int]]:

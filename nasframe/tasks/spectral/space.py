@@ -127,11 +127,6 @@ class UpsamplingSpace(SearchSpace[Upsampling]):
                                       f"got {arch.spectral_weight}")
         return arch
 
-    def from_json(self, data: dict[str, Any]) -> Upsampling:
-        if data.get("space", NAME) != NAME:
-            raise InvalidArchitecture(NAME, "JSON belongs to another space", str(data.get("space")))
-        return self.validate(dict(data))
-
     # -- categorical view -------------------------------------------------
 
     def decisions(self) -> list[tuple[str, int]]:
