@@ -144,6 +144,17 @@ class SearchSpace(ABC, Generic[A]):
             checked.append(int(value))
         return checked
 
+    def _one_decision_changes(self, arch: A) -> list[A]:
+        """Every architecture one categorical decision away from ``arch``, decision by decision.
+
+        The neighbourhood of spaces where each choice vector spells its own
+        architecture (grids of options); spaces with several spellings per
+        architecture must deduplicate, so this is a helper, not the default.
+        """
+        choices = self.to_choices(arch)
+        return [self.from_choices(choices[:p] + [o] + choices[p + 1:])
+                for p, (_, size) in enumerate(self.decisions()) for o in range(size) if o != choices[p]]
+
     # -- graph view -------------------------------------------------------
 
     @abstractmethod

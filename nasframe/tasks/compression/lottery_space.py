@@ -97,13 +97,8 @@ class SparsityScheduleSpace(SearchSpace[SparsitySchedule]):
         return self.from_choices(choices)
 
     def neighbors(self, arch: SparsitySchedule) -> list[SparsitySchedule]:
-        choices = self.to_choices(arch)
-        out = []
-        for position, options in enumerate(OPTIONS.values()):
-            for option in range(len(options)):
-                if option != choices[position]:
-                    out.append(self.from_choices(choices[:position] + [option] + choices[position + 1:]))
-        return out
+        """Every schedule with one field moved to another of its options."""
+        return self._one_decision_changes(arch)
 
     def validate(self, spec: Any) -> SparsitySchedule:
         """Accepts a :class:`SparsitySchedule` or its JSON dict; every field must be one of :data:`OPTIONS`."""

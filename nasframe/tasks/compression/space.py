@@ -109,13 +109,7 @@ class PruneRatioSpace(SearchSpace[PruneRatios]):
 
     def neighbors(self, arch: PruneRatios) -> list[PruneRatios]:
         """Every architecture with one ratio moved to another grid value."""
-        choices = self.to_choices(arch)
-        out = []
-        for position in range(self.length):
-            for option in range(len(self.grid)):
-                if option != choices[position]:
-                    out.append(self.from_choices(choices[:position] + [option] + choices[position + 1:]))
-        return out
+        return self._one_decision_changes(arch)
 
     # -- identity and conversion ----------------------------------------
 

@@ -105,13 +105,8 @@ class KESplitSpace(SearchSpace[KESplit]):
         return self.from_choices(choices)
 
     def neighbors(self, arch: KESplit) -> list[KESplit]:
-        choices = self.to_choices(arch)
-        out = []
-        for position, options in enumerate(self.options.values()):
-            for option in range(len(options)):
-                if option != choices[position]:
-                    out.append(self.from_choices(choices[:position] + [option] + choices[position + 1:]))
-        return out
+        """Every split with one field moved to another of its options."""
+        return self._one_decision_changes(arch)
 
     # -- identity and conversion ----------------------------------------
 

@@ -101,9 +101,7 @@ class UpsamplingSpace(SearchSpace[Upsampling]):
 
     def neighbors(self, arch: Upsampling) -> list[Upsampling]:
         """Every architecture with one decision changed."""
-        choices = self.to_choices(arch)
-        return [self.from_choices(choices[:p] + [o] + choices[p + 1:])
-                for p, (_, size) in enumerate(self.decisions()) for o in range(size) if o != choices[p]]
+        return self._one_decision_changes(arch)
 
     # -- identity and conversion ----------------------------------------
 
