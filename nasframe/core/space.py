@@ -144,6 +144,15 @@ class SearchSpace(ABC, Generic[A]):
             checked.append(int(value))
         return checked
 
+    def _one_decision_mutation(self, arch: A, rng: np.random.Generator) -> A:
+        """One decision, drawn uniformly, moved to another of its options, drawn uniformly: the mutation
+        of the spaces :meth:`_one_decision_changes` serves."""
+        choices = self.to_choices(arch)
+        position = int(rng.integers(len(choices)))
+        others = [i for i in range(self.decisions()[position][1]) if i != choices[position]]
+        choices[position] = others[int(rng.integers(len(others)))]
+        return self.from_choices(choices)
+
     def _one_decision_changes(self, arch: A) -> list[A]:
         """Every architecture one categorical decision away from ``arch``, decision by decision.
 

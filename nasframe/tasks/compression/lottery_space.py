@@ -89,12 +89,7 @@ class SparsityScheduleSpace(SearchSpace[SparsitySchedule]):
 
     def mutate(self, arch: SparsitySchedule, rng: np.random.Generator) -> SparsitySchedule:
         """One decision, drawn uniformly, takes another of its options, drawn uniformly."""
-        choices = self.to_choices(arch)
-        position = int(rng.integers(len(choices)))
-        options = len(list(OPTIONS.values())[position])
-        others = [i for i in range(options) if i != choices[position]]
-        choices[position] = others[int(rng.integers(len(others)))]
-        return self.from_choices(choices)
+        return self._one_decision_mutation(arch, rng)
 
     def neighbors(self, arch: SparsitySchedule) -> list[SparsitySchedule]:
         """Every schedule with one field moved to another of its options."""

@@ -101,11 +101,7 @@ class PruneRatioSpace(SearchSpace[PruneRatios]):
 
     def mutate(self, arch: PruneRatios, rng: np.random.Generator) -> PruneRatios:
         """One ratio, drawn uniformly, moves to another grid value, drawn uniformly."""
-        choices = self.to_choices(arch)
-        position = int(rng.integers(self.length))
-        others = [i for i in range(len(self.grid)) if i != choices[position]]
-        choices[position] = others[int(rng.integers(len(others)))]
-        return self.from_choices(choices)
+        return self._one_decision_mutation(arch, rng)
 
     def neighbors(self, arch: PruneRatios) -> list[PruneRatios]:
         """Every architecture with one ratio moved to another grid value."""

@@ -98,11 +98,7 @@ class KESplitSpace(SearchSpace[KESplit]):
 
     def mutate(self, arch: KESplit, rng: np.random.Generator) -> KESplit:
         """One decision, drawn uniformly, takes another of its options, drawn uniformly."""
-        choices = self.to_choices(arch)
-        position = int(rng.integers(len(choices)))
-        others = [i for i in range(len(list(self.options.values())[position])) if i != choices[position]]
-        choices[position] = others[int(rng.integers(len(others)))]
-        return self.from_choices(choices)
+        return self._one_decision_mutation(arch, rng)
 
     def neighbors(self, arch: KESplit) -> list[KESplit]:
         """Every split with one field moved to another of its options."""

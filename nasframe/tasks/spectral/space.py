@@ -92,12 +92,7 @@ class UpsamplingSpace(SearchSpace[Upsampling]):
 
     def mutate(self, arch: Upsampling, rng: np.random.Generator) -> Upsampling:
         """One decision, drawn uniformly, moves to another of its options, drawn uniformly."""
-        choices = self.to_choices(arch)
-        position = int(rng.integers(len(choices)))
-        size = self.decisions()[position][1]
-        others = [i for i in range(size) if i != choices[position]]
-        choices[position] = others[int(rng.integers(len(others)))]
-        return self.from_choices(choices)
+        return self._one_decision_mutation(arch, rng)
 
     def neighbors(self, arch: Upsampling) -> list[Upsampling]:
         """Every architecture with one decision changed."""
