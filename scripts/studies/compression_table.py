@@ -96,12 +96,13 @@ def pruning_trial(method: str, seed: int, images: ImageClassification, options: 
     space = task.search_space()
     arch = space.validate((ratio, ratio, ratio))
     began, cpu = time.perf_counter(), time.process_time()
-    before, measure = None, recipe or Recipe(batch_size=64)
-    if pruned_accuracy or recipe is None:  # the criterion's choice before any fine-tuning (one more evaluation)
-        before = task.evaluate(task.build_model(space, arch, measure, {}), "val", measure, "cpu")["accuracy"]
-    dense = task.base.model("final")
-    dense_costs = task.costs(dense, space, arch, measure)
-    pruned = task.costs(task.build_model(space, arch, measure, {}), space, arch, measure)
+    measure = recipe or Recipe(batch_size=64)
+    network = task.build_model(space, arch, measure, {})  # the criterion's choice, before any fine-tuning
+    before = None
+    if pruned_accuracy or recipe is None:  # one more evaluation
+        before = task.evaluate(network, "val", measure, "cpu")["accuracy"]
+    dense_costs = task.costs(task.base.model("final"), space, arch, measure)
+    pruned = task.costs(network, space, arch, measure)
     result = Trainer(task, recipe, device="cpu", seed=seed).fit(space, arch).objectives if recipe else {}
     record(out, {"kind": "prune", "method": method, "seed": seed, "ratio": ratio, "acc_pruned": before,
                  "acc_finetuned": result.get("accuracy"), "flops": pruned["flops"],
