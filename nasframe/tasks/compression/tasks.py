@@ -41,7 +41,7 @@ from nasframe.tasks.compression.resnet import ResNet, ResNetConfig
 from nasframe.tasks.compression.space import PruneRatioSpace
 from nasframe.tasks.compression.surgery import kept_filters, prune_by_scores
 from nasframe.tasks.costs import count_nonzero
-from nasframe.tasks.recipe import Recipe
+from nasframe.tasks.recipe import Recipe, RecipeError
 
 METHODS = ("hrank", "filtersketch", "l1", "random")
 #: the base network's training when the user gives none: CPU-sized (a minute or two), so a first search
@@ -72,8 +72,11 @@ class CompressionTask(ImageDelegate):
         super().__init__(dataset)
         self.config = ResNetConfig(tuple(widths), blocks, getattr(dataset, "in_channels", 1),
                                    getattr(dataset, "num_classes", 10))
-        if isinstance(base_recipe, Mapping):  # unknown fields are a RecipeError naming them
-            base_recipe = Recipe.from_dict({**DEFAULT_BASE_RECIPE.to_dict(), **base_recipe})
+        if isinstance(base_recipe, Mapping):  # unknown fields are a RecipeError naming them, and where
+            try:
+                base_recipe = Recipe.from_dict({**DEFAULT_BASE_RECIPE.to_dict(), **base_recipe})
+            except RecipeError as exc:
+                raise RecipeError(f"compression task field 'base_recipe': {exc}") from None
         self.base_recipe = base_recipe or DEFAULT_BASE_RECIPE
         self.base_seed, self.base_path, self.seed = base_seed, base_path, seed
 
